@@ -1,0 +1,151 @@
+// Copyright 2026 the pooled-fetch authors. MIT license.
+/**
+ * Request bodies in, response bodies out: turns a `BodyInit` into bytes or a
+ * stream with the Content-Type fetch would give it, and decodes a response
+ * body's Content-Encoding.
+ *
+ * @module
+ */
+
+/** A request body ready to send. */
+export interface RequestBody {
+  /** The whole body, when it is known up front (sent with Content-Length). */
+  bytes: Uint8Array | null;
+  /** A body to stream (sent chunked); `null` when `bytes` is used or none. */
+  stream: ReadableStream<Uint8Array> | null;
+  /** The Content-Type the body implies, if the caller set none. */
+  contentType: string | null;
+  /** Whether the body can be sent again: true for everything but streams. */
+  replayable: boolean;
+}
+
+/** The absent body. */
+export const NO_BODY: Readonly<RequestBody> = Object.freeze({
+  bytes: null,
+  stream: null,
+  contentType: null,
+  replayable: true,
+});
+
+const encoder = new TextEncoder();
+
+/**
+ * Extracts a request body as the Fetch standard does ("extract a body"):
+ * strings as UTF-8, buffers and views copied (so a later change by the caller
+ * cannot alter what is sent or re-sent), Blob, FormData (multipart) and
+ * URLSearchParams with their content types, streams as they are.
+ *
+ * @throws {TypeError} The body is of an unsupported type.
+ */
+export async function extractBody(
+  body: BodyInit | null | undefined,
+): Promise<RequestBody> {
+  if (body === null || body === undefined) return NO_BODY;
+  if (typeof body === "string") {
+    return bytesBody(encoder.encode(body), "text/plain;charset=UTF-8");
+  }
+  if (body instanceof ArrayBuffer) {
+    return bytesBody(new Uint8Array(body.slice(0)), null);
+  }
+  if (ArrayBuffer.isView(body)) {
+    return bytesBody(
+      new Uint8Array(
+        body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength),
+      ),
+      null,
+    );
+  }
+  if (body instanceof URLSearchParams) {
+    return bytesBody(
+      encoder.encode(body.toString()),
+      "application/x-www-form-urlencoded;charset=UTF-8",
+    );
+  }
+  if (body instanceof Blob) {
+    return bytesBody(
+      new Uint8Array(await body.arrayBuffer()),
+      body.type === "" ? null : body.type,
+    );
+  }
+  if (body instanceof FormData) {
+    // The platform's own multipart encoder picks the boundary and escaping.
+    const encoded = new Response(body);
+    const bytes = new Uint8Array(await encoded.arrayBuffer());
+    return bytesBody(bytes, encoded.headers.get("content-type"));
+  }
+  if (body instanceof ReadableStream) {
+    if (body.locked) {
+      throw new TypeError(
+        "Cannot send request as its body stream is locked: pass an unread stream",
+      );
+    }
+    return { bytes: null, stream: body, contentType: null, replayable: false };
+  }
+  throw new TypeError(
+    `Cannot send request as its body is of an unsupported type: ${
+      Object.prototype.toString.call(body)
+    }`,
+  );
+}
+
+function bytesBody(bytes: Uint8Array, contentType: string | null): RequestBody {
+  return { bytes, stream: null, contentType, replayable: true };
+}
+
+const DECODERS: Readonly<Record<string, CompressionFormat>> = {
+  gzip: "gzip",
+  "x-gzip": "gzip",
+  deflate: "deflate",
+  br: "brotli" as CompressionFormat,
+};
+
+/** The Accept-Encoding sent when the caller set none. */
+export const ACCEPT_ENCODING = "gzip, deflate, br";
+
+/**
+ * Wraps `body` in decoders for its Content-Encoding, last coding first
+ * (RFC 9110 §8.4). Returns `body` unchanged for `identity` or an unknown
+ * coding (the caller then gets the encoded bytes, as with the built-in fetch).
+ *
+ * @param body The encoded body.
+ * @param contentEncoding The Content-Encoding header value.
+ * @param maxSize Decoded bytes allowed; more errors the stream (a guard
+ * against decompression bombs).
+ */
+export function decodeContent(
+  body: ReadableStream<Uint8Array>,
+  contentEncoding: string,
+  maxSize: number,
+): ReadableStream<Uint8Array> {
+  const codings = contentEncoding.toLowerCase().split(",").map((c) => c.trim())
+    .filter((c) => c !== "" && c !== "identity");
+  if (codings.length === 0) return body;
+  for (const coding of codings) {
+    if (DECODERS[coding] === undefined) return body;
+  }
+  let out = body;
+  for (let i = codings.length - 1; i >= 0; i--) {
+    const decoder = new DecompressionStream(
+      DECODERS[codings[i]],
+    ) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+    out = out.pipeThrough(decoder);
+  }
+  if (maxSize === Infinity) return out;
+  let total = 0;
+  return out.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        total += chunk.byteLength;
+        if (total > maxSize) {
+          controller.error(
+            new TypeError(
+              `Decoded response body exceeds maxDecodedBodySize (${maxSize} bytes): possible decompression bomb`,
+            ),
+          );
+          return;
+        }
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+}

@@ -1,0 +1,983 @@
+// Copyright 2026 the pooled-fetch authors. MIT license.
+/**
+ * One HTTP/1.1 connection: it owns one socket, writes the requests given to
+ * it (coalescing those issued in the same tick into one write), reads the
+ * responses in order and hands each to its caller, and knows whether it may
+ * carry another request (RFC 9112 §9.3).
+ *
+ * A read is always pending on the socket, so a connection that the server
+ * closes or writes to while idle is noticed at once and discarded, never
+ * reused. The socket is unref'd while idle so it never keeps a process alive.
+ *
+ * @module
+ */
+
+import {
+  ChunkedDecoder,
+  encodeChunk,
+  lastChunk,
+  parseResponseHead,
+  type ParserLimits,
+  type ResponseHead,
+} from "./_http1.ts";
+import {
+  type FailureStage,
+  HttpParseError,
+  RequestFailure,
+} from "./_errors.ts";
+
+/** Why a connection was closed; counted in the pool's stats. */
+export type CloseReason =
+  | "idle-timeout"
+  | "keep-alive-timeout"
+  | "max-requests"
+  | "server-closed"
+  | "unsolicited-bytes"
+  | "not-reusable"
+  | "error"
+  | "aborted"
+  | "body-cancelled"
+  | "client-closed";
+
+/** What a connection tells the pool that owns it. */
+export interface ConnectionHost {
+  /** A response completed: the connection can take another request. */
+  released(conn: Connection): void;
+  /**
+   * The connection closed. `pipelineFailed` is true when it closed with more
+   * than one request in flight or broke framing, so the pool may stop
+   * pipelining to this origin for a while.
+   */
+  closed(conn: Connection, reason: CloseReason, pipelineFailed: boolean): void;
+}
+
+/** Settings a connection needs; the client derives them from its options. */
+export interface ConnectionSettings {
+  /** `scheme://host:port`, for messages. */
+  origin: string;
+  /** Parser limits. */
+  limits: ParserLimits;
+  /** Bytes of a response body read ahead of the caller. */
+  readAhead: number;
+  /** Milliseconds to wait for a response head. */
+  headersTimeout: number;
+  /** Milliseconds to wait for body progress (server or reader). */
+  bodyTimeout: number;
+  /** Requests one connection may carry in all. */
+  maxRequests: number;
+}
+
+/** What a completed exchange hands back: the head and the body. */
+export interface ExchangeResult {
+  /** The final (non-1xx) response head. */
+  head: ResponseHead;
+  /** The body: bytes when it was read whole, a stream when still arriving. */
+  body: Uint8Array | ReadableStream<Uint8Array> | null;
+  /** Whether the connection had carried a request before this one. */
+  reused: boolean;
+}
+
+const enum Phase {
+  Queued,
+  Head,
+  Buffer,
+  Stream,
+  Done,
+}
+
+/**
+ * One request travelling through the pool and a connection. The client makes
+ * one per attempt; `promise` settles with the response head and body.
+ */
+export class Exchange {
+  /** The request method. */
+  readonly method: string;
+  /** The serialised head, with the body when it was buffered. */
+  readonly bytes: Uint8Array;
+  /** A body to send chunked after `bytes`, or `null`. */
+  readonly stream: ReadableStream<Uint8Array> | null;
+  /** Whether it may be written behind unanswered requests. */
+  readonly pipelinable: boolean;
+  /** The caller's signal. */
+  readonly signal: AbortSignal | undefined;
+  /** Settles with the response, or a failure. */
+  readonly promise: Promise<ExchangeResult>;
+  /** Where the exchange is. */
+  phase: Phase = Phase.Queued;
+  /** The connection carrying it, once assigned. */
+  connection: Connection | null = null;
+  /** Whether any byte of it was written. */
+  written = false;
+  /** Whether any byte of its response arrived. */
+  responded = false;
+  /** Whether the connection had carried a request before. */
+  reused = false;
+  /** When it was queued (`Date.now()`), for stats. */
+  readonly queuedAt: number;
+  /** Set by the pool: called when the caller's signal aborts. */
+  onAbort: (() => void) | null = null;
+  head: ResponseHead | null = null;
+  bodyBuf: Uint8Array | null = null;
+  filled = 0;
+  remaining = 0;
+  decoder: ChunkedDecoder | null = null;
+  controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  #resolve!: (result: ExchangeResult) => void;
+  #reject!: (error: unknown) => void;
+
+  /** Creates an exchange for one attempt of a request. */
+  constructor(
+    method: string,
+    bytes: Uint8Array,
+    stream: ReadableStream<Uint8Array> | null,
+    pipelinable: boolean,
+    signal: AbortSignal | undefined,
+  ) {
+    this.method = method;
+    this.bytes = bytes;
+    this.stream = stream;
+    this.pipelinable = pipelinable;
+    this.signal = signal;
+    this.queuedAt = Date.now();
+    this.promise = new Promise<ExchangeResult>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    if (signal !== undefined) {
+      signal.addEventListener("abort", this.#abortListener, { once: true });
+    }
+  }
+
+  #abortListener = (): void => {
+    this.onAbort?.();
+  };
+
+  /** Whether the response was handed over (its body may still stream). */
+  get delivered(): boolean {
+    return this.phase === Phase.Stream || this.phase === Phase.Done;
+  }
+
+  /** Whether the exchange ended, in a response body read whole or an error. */
+  get done(): boolean {
+    return this.phase === Phase.Done;
+  }
+
+  /** Hands over the response. */
+  deliver(head: ResponseHead, body: ExchangeResult["body"]): void {
+    this.#resolve({ head, body, reused: this.reused });
+  }
+
+  /**
+   * Ends the exchange with `error`: rejects the promise, or errors the body
+   * stream when the response was already handed over.
+   */
+  fail(error: unknown): void {
+    if (this.phase === Phase.Done) return;
+    const delivered = this.phase === Phase.Stream;
+    this.phase = Phase.Done;
+    this.#cleanup();
+    if (delivered) {
+      try {
+        this.controller?.error(error);
+      } catch {
+        // The stream was already closed or cancelled.
+      }
+    } else {
+      this.#reject(error);
+    }
+  }
+
+  /** Marks the exchange finished and drops the abort listener. */
+  finish(): void {
+    this.phase = Phase.Done;
+    this.#cleanup();
+  }
+
+  #cleanup(): void {
+    this.signal?.removeEventListener("abort", this.#abortListener);
+    this.onAbort = null;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One HTTP/1.1 connection. Created by {@linkcode Connection.open}; driven by
+ * its pool through {@linkcode Connection.send} and
+ * {@linkcode Connection.close}.
+ */
+export class Connection {
+  /** Requests assigned to this connection so far. */
+  requests = 0;
+  /** Responses completed on this connection so far. */
+  responses = 0;
+  /** When the connection last became idle (`Date.now()`). */
+  idleSince = 0;
+  /**
+   * Milliseconds the server said it keeps the connection open
+   * (`Keep-Alive: timeout`), if it said.
+   */
+  keepAliveTimeout: number | undefined;
+
+  #conn: Deno.Conn;
+  #settings: ConnectionSettings;
+  #host: ConnectionHost;
+  #buf = new Uint8Array(16 * 1024);
+  #start = 0;
+  #end = 0;
+  #inflight: Exchange[] = [];
+  #pending: Uint8Array[] = [];
+  #pendingExchanges: Exchange[] = [];
+  #writing = false;
+  #flushQueued = false;
+  #closed = false;
+  #accepting = true;
+  #maxRequests: number;
+  #pipelineReady = false;
+  #deadline = 0;
+  #deadlineKind: "headers" | "body" | "reader" = "headers";
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #holTimer: ReturnType<typeof setTimeout> | undefined;
+  #pullWaiter: (() => void) | null = null;
+  #refed = true;
+
+  private constructor(
+    conn: Deno.Conn,
+    settings: ConnectionSettings,
+    host: ConnectionHost,
+  ) {
+    this.#conn = conn;
+    this.#settings = settings;
+    this.#host = host;
+    this.#maxRequests = settings.maxRequests;
+    this.idleSince = Date.now();
+    this.#readLoop();
+  }
+
+  /**
+   * Wraps a connected socket and starts reading from it.
+   */
+  static open(
+    conn: Deno.Conn,
+    settings: ConnectionSettings,
+    host: ConnectionHost,
+  ): Connection {
+    return new Connection(conn, settings, host);
+  }
+
+  /** Whether the socket is closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Requests written (or being written) and not yet answered in full. */
+  get inFlight(): number {
+    return this.#inflight.length;
+  }
+
+  /** Whether the connection may be given another request. */
+  get accepting(): boolean {
+    return this.#accepting && !this.#closed;
+  }
+
+  /**
+   * Whether a request may be written behind the ones in flight: the
+   * connection has completed a keep-alive response from an HTTP/1.1 server,
+   * and the last request in flight may itself be pipelined behind.
+   */
+  get canPipeline(): boolean {
+    if (!this.#pipelineReady || !this.accepting) return false;
+    const last = this.#inflight[this.#inflight.length - 1];
+    return last === undefined || (last.pipelinable && last.stream === null);
+  }
+
+  /**
+   * Writes `exchange`'s request on this connection. Requests sent in the
+   * same tick go out in one write.
+   */
+  send(exchange: Exchange): void {
+    exchange.connection = this;
+    exchange.reused = this.requests > 0;
+    exchange.phase = Phase.Head;
+    this.requests++;
+    if (this.requests >= this.#maxRequests) this.#accepting = false;
+    this.#inflight.push(exchange);
+    if (this.#inflight.length === 1) {
+      if (!this.#refed) {
+        this.#conn.ref();
+        this.#refed = true;
+      }
+      this.#setDeadline(this.#settings.headersTimeout, "headers");
+    }
+    exchange.onAbort = () => this.#abort(exchange);
+    this.#pending.push(exchange.bytes);
+    this.#pendingExchanges.push(exchange);
+    if (!this.#writing && !this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  /**
+   * Closes the connection once the requests in flight are answered; at once
+   * when there are none.
+   */
+  close(reason: CloseReason): void {
+    this.#accepting = false;
+    if (this.#inflight.length === 0) this.#shutdown(reason, null);
+  }
+
+  /** Closes the socket at once, failing whatever is in flight with `error`. */
+  destroy(reason: CloseReason, error: unknown): void {
+    this.#shutdown(reason, error);
+  }
+
+  // ---- writing -----------------------------------------------------------
+
+  #flush = async (): Promise<void> => {
+    this.#flushQueued = false;
+    if (this.#writing || this.#closed) return;
+    this.#writing = true;
+    try {
+      while (this.#pending.length > 0 && !this.#closed) {
+        const chunks = this.#pending;
+        const batch = this.#pendingExchanges;
+        this.#pending = [];
+        this.#pendingExchanges = [];
+        const data = chunks.length === 1 ? chunks[0] : concat(chunks);
+        await this.#writeBatch(data, chunks, batch);
+        for (const exchange of batch) {
+          if (exchange.stream !== null && !exchange.done) {
+            await this.#writeStream(exchange);
+          }
+        }
+      }
+    } catch (error) {
+      this.#shutdown("error", error);
+    } finally {
+      this.#writing = false;
+    }
+  };
+
+  async #writeBatch(
+    data: Uint8Array,
+    chunks: Uint8Array[],
+    batch: Exchange[],
+  ): Promise<void> {
+    let written = 0;
+    // The byte offset where each exchange's request starts, to know which
+    // ones had any byte written if a later write fails.
+    let next = 0;
+    let startOfNext = 0;
+    while (written < data.byteLength) {
+      const n = await this.#conn.write(
+        written === 0 ? data : data.subarray(written),
+      );
+      written += n;
+      while (next < batch.length && startOfNext < written) {
+        batch[next].written = true;
+        startOfNext += chunks[next].byteLength;
+        next++;
+      }
+      if (this.#closed) return;
+    }
+  }
+
+  async #writeStream(exchange: Exchange): Promise<void> {
+    const reader = exchange.stream!.getReader();
+    try {
+      while (!exchange.done && !this.#closed) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (value.byteLength === 0) continue;
+        await this.#writeAll(encodeChunk(value));
+        this.#touch();
+      }
+      if (!exchange.done && !this.#closed) await this.#writeAll(lastChunk());
+    } catch (error) {
+      // A failing body stream fails the request; the connection is unusable
+      // since the server holds a partial message.
+      if (!this.#closed) {
+        const failure = new RequestFailure(
+          `Request to ${this.#settings.origin} failed: its body stream errored`,
+          {
+            stage: "body",
+            origin: this.#settings.origin,
+            reused: false,
+            cause: error,
+          },
+        );
+        exchange.fail(failure);
+        this.#shutdown("error", failure);
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  async #writeAll(data: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < data.byteLength) {
+      written += await this.#conn.write(data.subarray(written));
+    }
+  }
+
+  // ---- reading -----------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        const cur = this.#inflight[0];
+        if (
+          cur !== undefined && cur.phase === Phase.Stream &&
+          cur.controller !== null && cur.controller.desiredSize! <= 0
+        ) {
+          await this.#waitForReader(cur);
+          continue;
+        }
+        const n = await this.#read(cur);
+        if (this.#closed) return;
+        if (n === null) {
+          this.#onEof();
+          return;
+        }
+        this.#touch();
+        this.#process();
+      }
+    } catch (error) {
+      this.#shutdown("error", error);
+    }
+  }
+
+  /** Reads once: into the body buffer or a fresh chunk when that saves a copy. */
+  async #read(cur: Exchange | undefined): Promise<number | null> {
+    if (cur !== undefined && this.#start === this.#end) {
+      if (cur.phase === Phase.Buffer) {
+        const n = await this.#conn.read(cur.bodyBuf!.subarray(cur.filled));
+        if (n !== null) cur.filled += n;
+        return n;
+      }
+      if (
+        cur.phase === Phase.Stream && cur.head!.framing === "length" &&
+        cur.remaining >= 16 * 1024
+      ) {
+        const chunk = new Uint8Array(Math.min(cur.remaining, 64 * 1024));
+        const n = await this.#conn.read(chunk);
+        if (n !== null && !this.#closed && !cur.done) {
+          cur.remaining -= n;
+          this.#enqueue(
+            cur,
+            n === chunk.byteLength ? chunk : chunk.subarray(0, n),
+          );
+          if (cur.remaining === 0) this.#finishStream(cur);
+        }
+        return n;
+      }
+    }
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+    } else if (this.#end === this.#buf.byteLength) {
+      if (this.#start > 0) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#start = 0;
+      } else {
+        // A head larger than the buffer: grow, up to the header limit (the
+        // parser reports a head that exceeds it).
+        const size = Math.min(
+          this.#buf.byteLength * 2,
+          this.#settings.limits.maxHeaderSize + 1024,
+        );
+        if (size <= this.#buf.byteLength) {
+          throw new HttpParseError(
+            `Response head exceeds maxHeaderSize (${this.#settings.limits.maxHeaderSize} bytes)`,
+          );
+        }
+        const grown = new Uint8Array(size);
+        grown.set(this.#buf.subarray(0, this.#end));
+        this.#buf = grown;
+      }
+    }
+    const n = await this.#conn.read(this.#buf.subarray(this.#end));
+    if (n !== null) this.#end += n;
+    return n;
+  }
+
+  /** Consumes buffered bytes: heads, bodies, and the next heads behind. */
+  #process(): void {
+    while (!this.#closed) {
+      const cur = this.#inflight[0];
+      if (cur === undefined) {
+        if (this.#start < this.#end) {
+          // Nothing was asked, yet bytes came: a 408 on an idle connection,
+          // or garbage. Never read them as the next response (RFC 9112 §9.6).
+          this.#shutdown("unsolicited-bytes", null);
+        }
+        return;
+      }
+      switch (cur.phase) {
+        case Phase.Head: {
+          if (this.#start === this.#end) return;
+          cur.responded = true;
+          const head = parseResponseHead(
+            this.#buf,
+            this.#start,
+            this.#end,
+            cur.method,
+            this.#settings.limits,
+          );
+          if (head === null) return;
+          this.#start += head.headLength;
+          if (head.status < 200) {
+            if (head.status === 101) {
+              throw new HttpParseError(
+                "Unexpected 101 Switching Protocols: no upgrade was requested",
+              );
+            }
+            continue; // 1xx interim responses are skipped (RFC 9110 §15.2).
+          }
+          this.#onHead(cur, head);
+          continue;
+        }
+        case Phase.Buffer: {
+          const body = cur.bodyBuf!;
+          const n = Math.min(
+            this.#end - this.#start,
+            body.byteLength - cur.filled,
+          );
+          if (n > 0) {
+            body.set(
+              this.#buf.subarray(this.#start, this.#start + n),
+              cur.filled,
+            );
+            cur.filled += n;
+            this.#start += n;
+          }
+          if (cur.filled === body.byteLength) {
+            this.#complete(cur, body);
+            continue;
+          }
+          return;
+        }
+        case Phase.Stream: {
+          if (!this.#streamBuffered(cur)) return;
+          continue;
+        }
+        default:
+          return;
+      }
+    }
+  }
+
+  /** Moves buffered body bytes into the stream; true when the body ended. */
+  #streamBuffered(cur: Exchange): boolean {
+    const head = cur.head!;
+    if (head.framing === "length") {
+      const n = Math.min(this.#end - this.#start, cur.remaining);
+      if (n > 0) {
+        this.#enqueue(cur, this.#buf.slice(this.#start, this.#start + n));
+        this.#start += n;
+        cur.remaining -= n;
+      }
+      if (cur.remaining === 0) {
+        this.#finishStream(cur);
+        return true;
+      }
+      return false;
+    }
+    if (head.framing === "chunked") {
+      const decoder = cur.decoder!;
+      while (this.#start < this.#end && !decoder.done) {
+        const used = decoder.decode(this.#buf, this.#start, this.#end);
+        if (used === 0) break;
+        this.#start += used;
+        if (decoder.data !== null) this.#enqueue(cur, decoder.data.slice());
+      }
+      if (decoder.done) {
+        this.#finishStream(cur);
+        return true;
+      }
+      return false;
+    }
+    // Close-delimited: everything is body until EOF.
+    if (this.#start < this.#end) {
+      this.#enqueue(cur, this.#buf.slice(this.#start, this.#end));
+      this.#start = this.#end;
+    }
+    return false;
+  }
+
+  #onHead(cur: Exchange, head: ResponseHead): void {
+    cur.head = head;
+    if (!head.keepAlive) this.#accepting = false;
+    if (head.keepAliveTimeout !== undefined) {
+      this.keepAliveTimeout = head.keepAliveTimeout;
+    }
+    if (head.keepAliveMax !== undefined) {
+      // `max` counts the requests the server still allows after this one.
+      this.#maxRequests = Math.min(
+        this.#maxRequests,
+        this.responses + 1 + head.keepAliveMax,
+      );
+      if (this.requests >= this.#maxRequests) this.#accepting = false;
+    }
+    switch (head.framing) {
+      case "none":
+        this.#complete(cur, null);
+        return;
+      case "length": {
+        const available = this.#end - this.#start;
+        const length = head.contentLength;
+        if (available >= length) {
+          const body = this.#buf.slice(this.#start, this.#start + length);
+          this.#start += length;
+          this.#complete(cur, body);
+        } else if (length <= this.#settings.readAhead) {
+          // Small body: gather it whole and hand over bytes, not a stream.
+          const body = new Uint8Array(length);
+          body.set(this.#buf.subarray(this.#start, this.#end));
+          cur.bodyBuf = body;
+          cur.filled = available;
+          this.#start = this.#end;
+          cur.phase = Phase.Buffer;
+          this.#setDeadline(this.#settings.bodyTimeout, "body");
+        } else {
+          cur.remaining = length;
+          this.#deliverStream(cur);
+        }
+        return;
+      }
+      case "chunked": {
+        const decoder = new ChunkedDecoder(this.#settings.limits);
+        const pieces: Uint8Array[] = [];
+        let pos = this.#start;
+        while (pos < this.#end && !decoder.done) {
+          const used = decoder.decode(this.#buf, pos, this.#end);
+          if (used === 0) break;
+          pos += used;
+          if (decoder.data !== null) pieces.push(decoder.data);
+        }
+        if (decoder.done) {
+          this.#start = pos;
+          this.#complete(cur, concat(pieces));
+          return;
+        }
+        cur.decoder = decoder;
+        this.#deliverStream(cur);
+        for (const piece of pieces) this.#enqueue(cur, piece.slice());
+        this.#start = pos;
+        return;
+      }
+      case "close":
+        this.#deliverStream(cur);
+        return;
+    }
+  }
+
+  #deliverStream(cur: Exchange): void {
+    cur.phase = Phase.Stream;
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        cur.controller = controller;
+      },
+      pull: () => {
+        const waiter = this.#pullWaiter;
+        if (waiter !== null) {
+          this.#pullWaiter = null;
+          waiter();
+        }
+      },
+      cancel: () => {
+        if (!cur.done) {
+          cur.finish();
+          this.#shutdown("body-cancelled", null);
+        }
+      },
+    }, {
+      highWaterMark: this.#settings.readAhead,
+      size: (chunk) => chunk.byteLength,
+    });
+    this.#setDeadline(this.#settings.bodyTimeout, "body");
+    cur.deliver(cur.head!, stream);
+  }
+
+  #enqueue(cur: Exchange, chunk: Uint8Array): void {
+    try {
+      cur.controller!.enqueue(chunk);
+    } catch {
+      // The reader cancelled; the cancel callback closes the connection.
+    }
+  }
+
+  #finishStream(cur: Exchange): void {
+    try {
+      cur.controller!.close();
+    } catch {
+      // Already cancelled.
+    }
+    this.#complete(cur, null);
+  }
+
+  /**
+   * Waits until the reader of `cur`'s body wants more. Requests pipelined
+   * behind a body that is not read are moved elsewhere after a short while
+   * rather than stalled without bound.
+   */
+  #waitForReader(cur: Exchange): Promise<void> {
+    this.#setDeadline(this.#settings.bodyTimeout, "reader");
+    if (this.#inflight.length > 1 && this.#holTimer === undefined) {
+      const timer = setTimeout(() => {
+        this.#holTimer = undefined;
+        if (this.#inflight[0] === cur && this.#pullWaiter !== null) {
+          this.#detachBehind();
+        }
+      }, Math.min(1000, this.#settings.bodyTimeout));
+      Deno.unrefTimer(timer);
+      this.#holTimer = timer;
+    }
+    return new Promise((resolve) => {
+      this.#pullWaiter = () => {
+        this.#setDeadline(this.#settings.bodyTimeout, "body");
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Fails the requests behind the current response as retryable ("sent" on
+   * a reused connection, which the retry policy replays at once when it
+   * may), and closes this connection after the current response.
+   */
+  #detachBehind(): void {
+    this.#accepting = false;
+    const behind = this.#inflight.splice(1);
+    for (const exchange of behind) {
+      exchange.fail(
+        new RequestFailure(
+          `Request to ${this.#settings.origin} was moved off a pipelined connection: the response before it is not being read`,
+          {
+            stage: exchange.written ? "sent" : "unsent",
+            origin: this.#settings.origin,
+            reused: true,
+          },
+        ),
+      );
+    }
+  }
+
+  #complete(cur: Exchange, body: Uint8Array | null): void {
+    this.#inflight.shift();
+    const delivered = cur.phase === Phase.Stream;
+    cur.finish();
+    this.responses++;
+    const head = cur.head!;
+    if (head.keepAlive && head.minorVersion >= 1) this.#pipelineReady = true;
+    if (!delivered) {
+      cur.deliver(head, body ?? (head.framing === "none" ? null : EMPTY));
+    }
+    if (this.#holTimer !== undefined) {
+      clearTimeout(this.#holTimer);
+      this.#holTimer = undefined;
+    }
+    if (!this.#accepting) {
+      if (this.#inflight.length > 0) {
+        // The server ends the connection after this response (`Connection:
+        // close`): the requests written behind it will not be answered here.
+        this.#shutdown("not-reusable", null);
+      } else {
+        this.#shutdown(
+          this.requests >= this.#maxRequests ? "max-requests" : "not-reusable",
+          null,
+        );
+      }
+      return;
+    }
+    if (this.#inflight.length === 0) {
+      this.idleSince = Date.now();
+      this.#deadline = 0;
+      if (this.#refed) {
+        this.#conn.unref();
+        this.#refed = false;
+      }
+    } else {
+      this.#setDeadline(this.#settings.headersTimeout, "headers");
+    }
+    this.#host.released(this);
+  }
+
+  #onEof(): void {
+    const cur = this.#inflight[0];
+    if (cur === undefined) {
+      this.#shutdown("server-closed", null);
+      return;
+    }
+    if (cur.phase === Phase.Stream && cur.head!.framing === "close") {
+      this.#accepting = false;
+      this.#finishStream(cur);
+      if (!this.#closed) this.#shutdown("server-closed", null);
+      return;
+    }
+    this.#shutdown(
+      "server-closed",
+      new Deno.errors.UnexpectedEof(
+        cur.responded || cur.delivered
+          ? "the server closed the connection in the middle of the response"
+          : "the server closed the connection before sending a response",
+      ),
+    );
+  }
+
+  #abort(exchange: Exchange): void {
+    if (exchange.done || this.#closed) return;
+    const reason = exchange.signal!.reason;
+    exchange.fail(reason);
+    this.#shutdown("aborted", null);
+  }
+
+  // ---- timeouts ----------------------------------------------------------
+
+  #touch(): void {
+    if (this.#deadline !== 0) {
+      this.#deadline = Date.now() +
+        (this.#deadlineKind === "headers"
+          ? this.#settings.headersTimeout
+          : this.#settings.bodyTimeout);
+    }
+  }
+
+  #setDeadline(ms: number, kind: "headers" | "body" | "reader"): void {
+    if (ms === Infinity) {
+      this.#deadline = 0;
+      return;
+    }
+    this.#deadline = Date.now() + ms;
+    this.#deadlineKind = kind;
+    if (this.#timer === undefined) this.#arm(ms);
+  }
+
+  #arm(ms: number): void {
+    const timer = setTimeout(this.#onTimer, ms);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  #onTimer = (): void => {
+    this.#timer = undefined;
+    if (this.#deadline === 0 || this.#closed) return;
+    const left = this.#deadline - Date.now();
+    if (left > 0) {
+      this.#arm(left);
+      return;
+    }
+    const what = this.#deadlineKind === "headers"
+      ? `no response head within headersTimeout (${this.#settings.headersTimeout} ms)`
+      : this.#deadlineKind === "body"
+      ? `no response body progress within bodyTimeout (${this.#settings.bodyTimeout} ms)`
+      : `the response body was not read for bodyTimeout (${this.#settings.bodyTimeout} ms)`;
+    this.#shutdown(
+      "error",
+      new DOMException(
+        `Request to ${this.#settings.origin} timed out: ${what}`,
+        "TimeoutError",
+      ),
+    );
+  };
+
+  // ---- shutdown ----------------------------------------------------------
+
+  /**
+   * Closes the socket, fails every request still in flight (classified by
+   * how far each got), and tells the pool.
+   */
+  #shutdown(reason: CloseReason, error: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#accepting = false;
+    const inflight = this.#inflight;
+    this.#inflight = [];
+    this.#pending = [];
+    this.#pendingExchanges = [];
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#holTimer !== undefined) clearTimeout(this.#holTimer);
+    this.#timer = this.#holTimer = undefined;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+    const waiter = this.#pullWaiter;
+    this.#pullWaiter = null;
+    waiter?.();
+    const pipelineFailed = inflight.length > 1 ||
+      error instanceof HttpParseError;
+    for (let i = 0; i < inflight.length; i++) {
+      const exchange = inflight[i];
+      if (exchange.done) continue;
+      exchange.fail(this.#failure(exchange, i === 0, reason, error));
+    }
+    this.#host.closed(this, reason, pipelineFailed);
+  }
+
+  #failure(
+    exchange: Exchange,
+    first: boolean,
+    reason: CloseReason,
+    error: unknown,
+  ): RequestFailure {
+    const origin = this.#settings.origin;
+    let stage: FailureStage;
+    if (exchange.delivered) stage = "body";
+    else if (first && exchange.responded) stage = "response";
+    else if (exchange.written) stage = "sent";
+    else stage = "unsent";
+    const cause = error ?? new Deno.errors.ConnectionAborted(
+      `the connection was closed (${reason}) before the response`,
+    );
+    return new RequestFailure(
+      `Request to ${origin} failed: ${describe(cause)}`,
+      // Requests pipelined behind the first count as reused: they face the
+      // same race as a request on a kept-alive connection. A timeout is no
+      // race: it is retried with backoff, as on a fresh connection.
+      {
+        stage,
+        origin,
+        reused: (exchange.reused || !first) && !isTimeout(cause),
+        cause,
+      },
+    );
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof DOMException && error.name === "TimeoutError";
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    if (error instanceof HttpParseError) {
+      return `malformed response: ${error.message}`;
+    }
+    if (error instanceof Deno.errors.ConnectionReset) {
+      return "connection reset by the server";
+    }
+    if (error instanceof Deno.errors.BrokenPipe) {
+      return "connection closed by the server while writing the request";
+    }
+    return error.message;
+  }
+  return String(error);
+}
+
+/** Concatenates byte arrays into one new array. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0].slice();
+  let length = 0;
+  for (const chunk of chunks) length += chunk.byteLength;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

@@ -1,0 +1,414 @@
+// Copyright 2026 the pooled-fetch authors. MIT license.
+/**
+ * A small, fast HTTP/1.1 server for the benchmarks, meant to run in its own
+ * process so that the client's CPU time is measured alone.
+ *
+ * It speaks just enough HTTP/1.1 for the workloads, on raw `Deno.listen`
+ * sockets, and is correct under pipelining: requests are parsed in a loop
+ * from a per-connection buffer, answered in order, and the responses to all
+ * the complete requests found in one read go out in one write.
+ *
+ * Routes:
+ * - `GET /small`: the 13-byte body `Hello, World!`.
+ * - `GET /64k`: a 65,536-byte body.
+ * - `POST /echo`: reads the body (`Content-Length` or chunked) and answers
+ *   its length in decimal.
+ * - `GET /__stats`: `{"connections":n}`, the connections accepted since the
+ *   last reset; `GET /__stats?reset` also resets the count. A connection whose
+ *   first request is `/__stats` is not counted.
+ *
+ * A request is answered with `Connection: close` and its connection closed
+ * when it sends `Connection: close`, when its target has a `close` query
+ * parameter (`/small?close`), or always with `--close`.
+ *
+ * Usage: `deno run --allow-net=127.0.0.1 --allow-read=tests/fixtures
+ * bench/_server.ts [--port N] [--tls] [--close]`. It prints one JSON line,
+ * `{"port":n,"tlsPort":m}` (`tlsPort` with `--tls` only), then serves until
+ * its stdin closes. Each stdin line is a command answered by one JSON line
+ * on stdout: `stats` prints `{"connections":n}`, `reset` prints it and
+ * resets the count.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const CR = 13;
+const LF = 10;
+/** Most bytes a request head may take before the server gives up. */
+const MAX_HEAD_BYTES = 64 * 1024;
+const READ_SIZE = 64 * 1024;
+
+/** Options for {@linkcode startServer}. */
+export interface ServerOptions {
+  /** Port for plain HTTP; 0 picks a free one. @default {0} */
+  port?: number;
+  /** TLS certificate and key (PEM); when given, a TLS listener is added. */
+  tls?: { cert: string; key: string };
+  /** Answer every request with `Connection: close`. @default {false} */
+  close?: boolean;
+}
+
+/** A running benchmark server. */
+export interface BenchServer {
+  /** The plain HTTP port. */
+  port: number;
+  /** The TLS port, when TLS was requested. */
+  tlsPort?: number;
+  /** Connections accepted since the last reset. */
+  connections(): number;
+  /** Returns the connections accepted since the last reset, and resets. */
+  reset(): number;
+  /** Stops listening and closes every open connection. */
+  close(): Promise<void>;
+}
+
+function response(
+  status: string,
+  body: Uint8Array,
+  close: boolean,
+): Uint8Array {
+  const head = encoder.encode(
+    `HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n${
+      close ? "Connection: close\r\n" : ""
+    }\r\n`,
+  );
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+const SMALL = encoder.encode("Hello, World!");
+const BIG = new Uint8Array(65536).fill(0x61);
+const CANNED = {
+  small: [response("200 OK", SMALL, false), response("200 OK", SMALL, true)],
+  big: [response("200 OK", BIG, false), response("200 OK", BIG, true)],
+  notFound: [
+    response("404 Not Found", encoder.encode("Not Found"), false),
+    response("404 Not Found", encoder.encode("Not Found"), true),
+  ],
+};
+const BAD_REQUEST = response(
+  "400 Bad Request",
+  encoder.encode("Bad Request"),
+  true,
+);
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const c of chunks) {
+    out.set(c, n);
+    n += c.length;
+  }
+  return out;
+}
+
+/** Index of the `\r\n\r\n` ending the head, or -1. */
+function headEnd(buf: Uint8Array, from: number, to: number): number {
+  for (let i = Math.max(from, 3); i < to; i++) {
+    if (
+      buf[i] === LF && buf[i - 1] === CR && buf[i - 2] === LF &&
+      buf[i - 3] === CR
+    ) return i + 1;
+  }
+  return -1;
+}
+
+/**
+ * Scans a chunked body starting at `pos`. Returns the end offset and decoded
+ * length, `null` if more bytes are needed, or `-1` if malformed.
+ */
+function scanChunked(
+  buf: Uint8Array,
+  pos: number,
+  end: number,
+): { end: number; length: number } | null | -1 {
+  let length = 0;
+  for (let guard = 0; guard < 1_000_000; guard++) {
+    let lineEnd = -1;
+    for (let i = pos; i + 1 < end; i++) {
+      if (buf[i] === CR && buf[i + 1] === LF) {
+        lineEnd = i;
+        break;
+      }
+    }
+    if (lineEnd < 0) return end - pos > 1024 ? -1 : null;
+    const sizeText = decoder.decode(buf.subarray(pos, lineEnd)).split(";")[0]!
+      .trim();
+    if (!/^[0-9a-fA-F]{1,8}$/.test(sizeText)) return -1;
+    const size = parseInt(sizeText, 16);
+    pos = lineEnd + 2;
+    if (size === 0) {
+      // Trailer section: lines until an empty one (RFC 9112 §7.1.2).
+      for (let g = 0; g < 1000; g++) {
+        let e = -1;
+        for (let i = pos; i + 1 < end; i++) {
+          if (buf[i] === CR && buf[i + 1] === LF) {
+            e = i;
+            break;
+          }
+        }
+        if (e < 0) return null;
+        const empty = e === pos;
+        pos = e + 2;
+        if (empty) return { end: pos, length };
+      }
+      return -1;
+    }
+    if (end - pos < size + 2) return null;
+    length += size;
+    pos += size + 2;
+  }
+  return -1;
+}
+
+interface Counter {
+  n: number;
+}
+
+async function serveConn(
+  conn: Deno.Conn,
+  counter: Counter,
+  alwaysClose: boolean,
+): Promise<void> {
+  let buf = new Uint8Array(READ_SIZE);
+  let start = 0; // first unparsed byte
+  let end = 0; // end of valid data
+  let scanned = 0; // head search resumes here
+  let first = true;
+  try {
+    for (let reads = 0; reads < Number.MAX_SAFE_INTEGER; reads++) {
+      if (end === buf.length) {
+        if (start > 0) {
+          buf.copyWithin(0, start, end);
+          end -= start;
+          scanned -= start;
+          start = 0;
+        } else {
+          const bigger = new Uint8Array(buf.length * 2);
+          bigger.set(buf.subarray(0, end));
+          buf = bigger;
+        }
+      }
+      const n = await conn.read(buf.subarray(end));
+      if (n === null) return;
+      end += n;
+      const out: Uint8Array[] = [];
+      let closeAfter = false;
+      while (start < end) {
+        const he = headEnd(buf, Math.max(scanned, start), end);
+        if (he < 0) {
+          scanned = end;
+          if (end - start > MAX_HEAD_BYTES) {
+            out.push(BAD_REQUEST);
+            closeAfter = true;
+          }
+          break;
+        }
+        const head = decoder.decode(buf.subarray(start, he - 4));
+        const lines = head.split("\r\n");
+        const [method, target] = lines[0]!.split(" ", 3);
+        let contentLength = 0;
+        let chunked = false;
+        let close = alwaysClose;
+        for (let i = 1; i < lines.length; i++) {
+          const line = lines[i]!;
+          const colon = line.indexOf(":");
+          if (colon < 0) continue;
+          const name = line.slice(0, colon).trim().toLowerCase();
+          const value = line.slice(colon + 1).trim().toLowerCase();
+          if (name === "content-length") contentLength = Number(value);
+          else if (name === "transfer-encoding") {
+            chunked = value.endsWith("chunked");
+          } else if (name === "connection" && value.includes("close")) {
+            close = true;
+          }
+        }
+        let bodyEnd = he;
+        let bodyLength = 0;
+        if (chunked) {
+          const r = scanChunked(buf, he, end);
+          if (r === null) break;
+          if (r === -1) {
+            out.push(BAD_REQUEST);
+            closeAfter = true;
+            break;
+          }
+          bodyEnd = r.end;
+          bodyLength = r.length;
+        } else if (contentLength > 0) {
+          if (!Number.isSafeInteger(contentLength)) {
+            out.push(BAD_REQUEST);
+            closeAfter = true;
+            break;
+          }
+          if (end - he < contentLength) {
+            // Make room for the whole body, then read on.
+            if (he + contentLength > buf.length && start > 0) {
+              buf.copyWithin(0, start, end);
+              end -= start;
+              start = 0;
+            }
+            scanned = start;
+            if (contentLength > buf.length - start) {
+              const bigger = new Uint8Array(start + contentLength + READ_SIZE);
+              bigger.set(buf.subarray(0, end));
+              buf = bigger;
+            }
+            break;
+          }
+          bodyEnd = he + contentLength;
+          bodyLength = contentLength;
+        }
+        start = bodyEnd;
+        scanned = start;
+        const q = target?.indexOf("?") ?? -1;
+        const path = q < 0 ? target : target!.slice(0, q);
+        const query = q < 0 ? "" : target!.slice(q + 1);
+        if (!close && /(^|&)close(=|&|$)/.test(query)) close = true;
+        const c = close ? 1 : 0;
+        if (first && path === "/__stats") counter.n--; // control connection
+        first = false;
+        if (method === "GET" && path === "/small") out.push(CANNED.small[c]!);
+        else if (method === "GET" && path === "/64k") out.push(CANNED.big[c]!);
+        else if (method === "POST" && path === "/echo") {
+          out.push(
+            response("200 OK", encoder.encode(String(bodyLength)), close),
+          );
+        } else if (method === "GET" && path === "/__stats") {
+          const connections = counter.n;
+          if (/(^|&)reset(=|&|$)/.test(query)) counter.n = 0;
+          out.push(
+            response(
+              "200 OK",
+              encoder.encode(JSON.stringify({ connections })),
+              close,
+            ),
+          );
+        } else out.push(CANNED.notFound[c]!);
+        if (close) {
+          closeAfter = true;
+          break;
+        }
+      }
+      if (start === end) start = end = scanned = 0;
+      if (out.length > 0) await writeAll(conn, concat(out));
+      if (closeAfter) return;
+    }
+  } catch {
+    // Resets and broken pipes are the client's business.
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * Starts the benchmark server on 127.0.0.1.
+ *
+ * @param options Ports, TLS material and close mode.
+ * @returns The running server.
+ */
+export function startServer(options: ServerOptions = {}): BenchServer {
+  const { port = 0, tls, close = false } = options;
+  const counter: Counter = { n: 0 };
+  const conns = new Set<Deno.Conn>();
+  const listeners: Deno.Listener[] = [
+    Deno.listen({ hostname: "127.0.0.1", port }),
+  ];
+  if (tls) {
+    listeners.push(
+      Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...tls }),
+    );
+  }
+  const loops = listeners.map(async (listener) => {
+    try {
+      for await (const conn of listener) {
+        counter.n++;
+        conns.add(conn);
+        if ("setNoDelay" in conn) {
+          try {
+            (conn as Deno.TcpConn).setNoDelay(true);
+          } catch {
+            // not supported on this conn
+          }
+        }
+        serveConn(conn, counter, close).finally(() => conns.delete(conn));
+      }
+    } catch {
+      // listener closed
+    }
+  });
+  const addr = (l: Deno.Listener) => (l.addr as Deno.NetAddr).port;
+  return {
+    port: addr(listeners[0]!),
+    tlsPort: tls ? addr(listeners[1]!) : undefined,
+    connections: () => counter.n,
+    reset: () => {
+      const n = counter.n;
+      counter.n = 0;
+      return n;
+    },
+    close: async () => {
+      for (const l of listeners) l.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const args = Deno.args;
+  const portIdx = args.indexOf("--port");
+  const port = portIdx >= 0 ? Number(args[portIdx + 1]) : 0;
+  let tls: ServerOptions["tls"];
+  if (args.includes("--tls")) {
+    const dir = new URL("../tests/fixtures/", import.meta.url);
+    tls = {
+      cert: await Deno.readTextFile(new URL("server.pem", dir)),
+      key: await Deno.readTextFile(new URL("server-key.pem", dir)),
+    };
+  }
+  const server = startServer({ port, tls, close: args.includes("--close") });
+  const print = (v: unknown) =>
+    Deno.stdout.writeSync(encoder.encode(JSON.stringify(v) + "\n"));
+  print({ port: server.port, tlsPort: server.tlsPort });
+  // Commands on stdin; EOF stops the server.
+  let pending = "";
+  const chunk = new Uint8Array(4096);
+  for (let i = 0; i < Number.MAX_SAFE_INTEGER; i++) {
+    const n = await Deno.stdin.read(chunk);
+    if (n === null) break;
+    pending += decoder.decode(chunk.subarray(0, n));
+    let nl;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const cmd = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (cmd === "stats") print({ connections: server.connections() });
+      else if (cmd === "reset") print({ connections: server.reset() });
+    }
+  }
+  await server.close();
+}
+
+if (import.meta.main) await main();

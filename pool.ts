@@ -1,0 +1,709 @@
+// Copyright 2026 the pooled-fetch authors. MIT license.
+/**
+ * The per-origin connection pool: a bounded set of HTTP/1.1 connections to
+ * one origin (scheme, host, port), a FIFO queue of requests waiting for one,
+ * and the keep-alive lifecycle of each connection.
+ *
+ * RFC 9112 §9.4 asks a client to limit the connections it keeps open to one
+ * server; the pool never has more than `maxConnections` open or opening.
+ * A request takes, in this order: the idle connection used most recently, a
+ * new connection while under the bound, the connection with the fewest
+ * requests in flight below the pipelining depth (when the request may be
+ * pipelined), or a place in the queue.
+ *
+ * Users reach the pool through {@linkcode https://jsr.io/@pooled/fetch/doc/~/createClient | createClient};
+ * its statistics are {@linkcode OriginStats}.
+ *
+ * @module
+ */
+
+import {
+  type CloseReason,
+  Connection,
+  type ConnectionHost,
+  type ConnectionSettings,
+  type Exchange,
+} from "./_connection.ts";
+import { RequestFailure } from "./_errors.ts";
+
+/** TLS settings for https origins. */
+export interface TlsOptions {
+  /**
+   * PEM certificates to trust in addition to the system's root store, e.g. a
+   * private CA.
+   *
+   * @default {[]}
+   */
+  caCerts?: string[];
+  /** PEM client certificate chain for mutual TLS; requires `key`. */
+  cert?: string;
+  /** PEM private key of the client certificate; requires `cert`. */
+  key?: string;
+}
+
+/** Why idle connections were evicted, with counts. */
+export interface EvictionStats {
+  /** Idle longer than `idleTimeout`. */
+  idleTimeout: number;
+  /** Idle up to the server's `Keep-Alive: timeout`, less a safety margin. */
+  keepAliveTimeout: number;
+  /** Carried `maxRequestsPerConnection` or the server's `Keep-Alive: max`. */
+  maxRequests: number;
+  /** Closed by the server while idle (EOF or reset). */
+  serverClosed: number;
+  /** Bytes arrived on an idle connection (a 408, or garbage). */
+  unsolicitedBytes: number;
+}
+
+/** Statistics of one origin's pool. Counts are since the pool was created. */
+export interface OriginStats {
+  /** `scheme://host:port`. */
+  origin: string;
+  /** Connections open now (idle or busy), not counting ones connecting. */
+  open: number;
+  /** Open connections with nothing in flight. */
+  idle: number;
+  /** Open connections with at least one request in flight. */
+  busy: number;
+  /** Connections being opened now. */
+  connecting: number;
+  /** Requests waiting for a connection now. */
+  queued: number;
+  /** Connections opened successfully. */
+  connectionsOpened: number;
+  /** Connection attempts that failed. */
+  connectFailures: number;
+  /** Requests written to a connection (every attempt counts). */
+  requestsSent: number;
+  /** Requests written to a connection that had carried one before. */
+  requestsOnReusedConnections: number;
+  /** Requests written behind another one still unanswered. */
+  requestsPipelined: number;
+  /** Whether pipelining to this origin is currently allowed. */
+  pipelining: boolean;
+  /** Times pipelining to this origin was suspended after a failure. */
+  pipeliningSuspensions: number;
+  /** Idle connections closed, by reason. */
+  evictions: EvictionStats;
+  /** Requests that waited in the queue. */
+  queuedRequests: number;
+  /** Total milliseconds requests spent in the queue. */
+  queueWaitTotal: number;
+  /** Longest time a request spent in the queue, in milliseconds. */
+  queueWaitMax: number;
+}
+
+/** Settings of a pool; the client derives them from its options. */
+export interface PoolSettings {
+  /** Bound on open + opening connections. */
+  maxConnections: number;
+  /** Requests in flight per connection (1 = no pipelining). */
+  pipelining: number;
+  /** Milliseconds an idle connection is kept. */
+  idleTimeout: number;
+  /** Milliseconds to open a connection (TCP and TLS). */
+  connectTimeout: number;
+  /** Requests allowed to wait; more fail at once. */
+  maxQueue: number;
+  /** Milliseconds a request may wait in the queue. */
+  queueTimeout: number;
+  /** Milliseconds pipelining stays off after an origin broke it. */
+  pipelinePenalty: number;
+  /** TLS settings, for https origins. */
+  tls: TlsOptions;
+  /** Settings for each connection. */
+  connection: Omit<ConnectionSettings, "origin">;
+  /** Opens a socket; replaceable for tests. */
+  connect?: (
+    target: ConnectTarget,
+    signal: AbortSignal,
+  ) => Promise<Deno.Conn>;
+}
+
+/** Where a pool connects. */
+export interface ConnectTarget {
+  /** Host name or IP address, without IPv6 brackets. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+  /** Whether to speak TLS. */
+  tls: boolean;
+  /** TLS settings. */
+  tlsOptions: TlsOptions;
+}
+
+/** Margin kept below the server's `Keep-Alive: timeout`, in milliseconds. */
+const KEEP_ALIVE_MARGIN = 1000;
+
+/**
+ * Opens a TCP (and, for https, TLS) connection, abortable by `signal`.
+ * ALPN offers only `http/1.1`; SNI and certificate checks use `hostname`.
+ */
+export async function connectSocket(
+  target: ConnectTarget,
+  signal: AbortSignal,
+): Promise<Deno.Conn> {
+  const { hostname, port, tlsOptions } = target;
+  if (!target.tls) {
+    return await Deno.connect({ hostname, port, signal });
+  }
+  if (tlsOptions.cert !== undefined && tlsOptions.key !== undefined) {
+    // Client certificates need connectTls, which takes no signal: race it,
+    // and close a connection that arrives after the caller gave up.
+    const pending = Deno.connectTls({
+      hostname,
+      port,
+      caCerts: tlsOptions.caCerts,
+      alpnProtocols: ["http/1.1"],
+      cert: tlsOptions.cert,
+      key: tlsOptions.key,
+    });
+    const conn = await raceSignal(pending, signal, (late) => late.close());
+    await raceSignal(conn.handshake(), signal, () => {}).catch((error) => {
+      conn.close();
+      throw error;
+    });
+    return conn;
+  }
+  const tcp = await Deno.connect({ hostname, port, signal });
+  let tls: Deno.TlsConn;
+  try {
+    tls = await Deno.startTls(tcp, {
+      hostname,
+      caCerts: tlsOptions.caCerts,
+      alpnProtocols: ["http/1.1"],
+    });
+  } catch (error) {
+    tcp.close();
+    throw error;
+  }
+  const onAbort = () => tls.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await tls.handshake();
+  } catch (error) {
+    try {
+      tls.close();
+    } catch {
+      // Closed by the abort.
+    }
+    throw signal.aborted ? signal.reason : error;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+  return tls;
+}
+
+function raceSignal<T>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+  onLate: (value: T) => void,
+): Promise<T> {
+  if (signal.aborted) {
+    promise.then(onLate, () => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.then(onLate, () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        if (signal.aborted) onLate(value);
+        else resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * The connections and the queue for one origin.
+ *
+ * @example Usage
+ * ```ts ignore
+ * // Pools are made by the client, one per origin; use createClient().
+ * ```
+ */
+export class Pool implements ConnectionHost {
+  /** `scheme://host:port`. */
+  readonly origin: string;
+  #target: ConnectTarget;
+  #settings: PoolSettings;
+  #connectionSettings: ConnectionSettings;
+  #conns = new Set<Connection>();
+  #idle: Connection[] = [];
+  #connecting = new Set<AbortController>();
+  #queue: Exchange[] = [];
+  #queueHead = 0;
+  #closing = false;
+  #closed: Promise<void> | null = null;
+  #resolveClosed: (() => void) | null = null;
+  #pipelineBannedUntil = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimerDue = Infinity;
+  #stats = {
+    connectionsOpened: 0,
+    connectFailures: 0,
+    requestsSent: 0,
+    requestsOnReusedConnections: 0,
+    requestsPipelined: 0,
+    pipeliningSuspensions: 0,
+    queuedRequests: 0,
+    queueWaitTotal: 0,
+    queueWaitMax: 0,
+    evictions: {
+      idleTimeout: 0,
+      keepAliveTimeout: 0,
+      maxRequests: 0,
+      serverClosed: 0,
+      unsolicitedBytes: 0,
+    },
+  };
+
+  /** Creates the pool for `url`'s origin. */
+  constructor(url: URL, settings: PoolSettings) {
+    const tls = url.protocol === "https:";
+    const port = url.port === "" ? (tls ? 443 : 80) : Number(url.port);
+    this.origin = `${url.protocol}//${url.hostname}:${port}`;
+    const hostname = url.hostname.startsWith("[")
+      ? url.hostname.slice(1, -1)
+      : url.hostname;
+    this.#target = { hostname, port, tls, tlsOptions: settings.tls };
+    this.#settings = settings;
+    this.#connectionSettings = {
+      ...settings.connection,
+      origin: this.origin,
+    };
+  }
+
+  /** Whether the pool has nothing open, opening or queued. */
+  get empty(): boolean {
+    return this.#conns.size === 0 && this.#connecting.size === 0 &&
+      this.#queueLength === 0;
+  }
+
+  get #queueLength(): number {
+    return this.#queue.length - this.#queueHead;
+  }
+
+  /**
+   * Sends `exchange` on a connection as soon as one can take it; its
+   * promise settles with the response or a failure.
+   */
+  request(exchange: Exchange): void {
+    if (this.#closing) {
+      exchange.fail(
+        new TypeError(
+          `Cannot send request to ${this.origin} as the client is closed`,
+        ),
+      );
+      return;
+    }
+    if (this.#queueLength === 0) {
+      const conn = this.#takeIdle() ?? this.#takeForPipelining(exchange, true);
+      if (conn !== null) {
+        this.#send(conn, exchange);
+        return;
+      }
+    }
+    if (this.#queueLength >= this.#settings.maxQueue) {
+      exchange.fail(
+        new RequestFailure(
+          `Request to ${this.origin} failed: the queue is full (maxQueue ${this.#settings.maxQueue} requests waiting for one of maxConnectionsPerOrigin ${this.#settings.maxConnections} connections)`,
+          { stage: "unsent", origin: this.origin, reused: false },
+        ),
+      );
+      return;
+    }
+    this.#enqueue(exchange);
+    this.#drain();
+  }
+
+  #enqueue(exchange: Exchange): void {
+    this.#queue.push(exchange);
+    this.#stats.queuedRequests++;
+    exchange.onAbort = () => {
+      if (this.#dequeue(exchange)) {
+        exchange.fail(exchange.signal!.reason);
+        // Nobody else waits for a connection being opened: stop opening it.
+        if (this.#connecting.size > this.#queueLength) {
+          const last = [...this.#connecting].pop()!;
+          last.abort(exchange.signal!.reason);
+        }
+      }
+    };
+    if (this.#settings.queueTimeout !== Infinity) {
+      const timer = setTimeout(() => {
+        if (this.#dequeue(exchange)) {
+          exchange.fail(
+            new RequestFailure(
+              `Request to ${this.origin} failed: it waited longer than queueTimeout (${this.#settings.queueTimeout} ms) for one of maxConnectionsPerOrigin ${this.#settings.maxConnections} connections`,
+              {
+                stage: "unsent",
+                origin: this.origin,
+                reused: false,
+                cause: new DOMException("Queue timeout", "TimeoutError"),
+              },
+            ),
+          );
+        }
+      }, this.#settings.queueTimeout);
+      Deno.unrefTimer(timer);
+      exchange.promise.then(
+        () => clearTimeout(timer),
+        () => clearTimeout(timer),
+      );
+    }
+  }
+
+  /** Removes `exchange` from the queue; false when it was not queued. */
+  #dequeue(exchange: Exchange): boolean {
+    const index = this.#queue.indexOf(exchange, this.#queueHead);
+    if (index === -1) return false;
+    this.#queue.splice(index, 1);
+    return true;
+  }
+
+  #shift(): Exchange {
+    const exchange = this.#queue[this.#queueHead];
+    this.#queueHead++;
+    if (this.#queueHead > 64 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+    const waited = Date.now() - exchange.queuedAt;
+    this.#stats.queueWaitTotal += waited;
+    if (waited > this.#stats.queueWaitMax) this.#stats.queueWaitMax = waited;
+    return exchange;
+  }
+
+  /** Gives queued requests to connections, and opens connections for them. */
+  #drain(): void {
+    while (this.#queueLength > 0) {
+      const idle = this.#takeIdle();
+      if (idle !== null) {
+        this.#send(idle, this.#shift());
+        continue;
+      }
+      const waiting = this.#queueLength;
+      if (
+        waiting > this.#connecting.size &&
+        this.#conns.size + this.#connecting.size < this.#settings.maxConnections
+      ) {
+        this.#open();
+        continue;
+      }
+      if (waiting > this.#connecting.size) {
+        const conn = this.#takeForPipelining(
+          this.#queue[this.#queueHead],
+          false,
+        );
+        if (conn !== null) {
+          this.#send(conn, this.#shift());
+          continue;
+        }
+      }
+      break;
+    }
+    if (this.#closing) this.#closeIfDone();
+  }
+
+  #send(conn: Connection, exchange: Exchange): void {
+    this.#stats.requestsSent++;
+    if (conn.requests > 0) this.#stats.requestsOnReusedConnections++;
+    if (conn.inFlight > 0) this.#stats.requestsPipelined++;
+    conn.send(exchange);
+  }
+
+  /** The most recently used idle connection that is still good, or null. */
+  #takeIdle(): Connection | null {
+    const now = Date.now();
+    while (this.#idle.length > 0) {
+      const conn = this.#idle.pop()!;
+      if (!conn.accepting || conn.inFlight > 0) continue;
+      const expired = this.#expiry(conn);
+      if (now >= expired.at) {
+        this.#evict(conn, expired.reason);
+        continue;
+      }
+      return conn;
+    }
+    return null;
+  }
+
+  /**
+   * A busy connection that may take `exchange` pipelined: the one with the
+   * fewest requests in flight below the depth. With `onlyWhenFull`, only
+   * when no new connection may be opened (a new one is preferred).
+   */
+  #takeForPipelining(
+    exchange: Exchange,
+    onlyWhenFull: boolean,
+  ): Connection | null {
+    if (
+      this.#settings.pipelining <= 1 || !exchange.pipelinable ||
+      exchange.stream !== null || Date.now() < this.#pipelineBannedUntil
+    ) {
+      return null;
+    }
+    if (
+      onlyWhenFull &&
+      this.#conns.size + this.#connecting.size < this.#settings.maxConnections
+    ) {
+      return null;
+    }
+    let best: Connection | null = null;
+    for (const conn of this.#conns) {
+      const inFlight = conn.inFlight;
+      if (
+        inFlight > 0 && inFlight < this.#settings.pipelining &&
+        conn.canPipeline && (best === null || inFlight < best.inFlight)
+      ) {
+        best = conn;
+      }
+    }
+    return best;
+  }
+
+  /** When an idle connection expires, and which limit expires it. */
+  #expiry(conn: Connection): { at: number; reason: CloseReason } {
+    const idleAt = conn.idleSince + this.#settings.idleTimeout;
+    if (conn.keepAliveTimeout !== undefined) {
+      const keepAliveAt = conn.idleSince + conn.keepAliveTimeout -
+        KEEP_ALIVE_MARGIN;
+      if (keepAliveAt < idleAt) {
+        return { at: keepAliveAt, reason: "keep-alive-timeout" };
+      }
+    }
+    return { at: idleAt, reason: "idle-timeout" };
+  }
+
+  #evict(conn: Connection, reason: CloseReason): void {
+    conn.close(reason);
+  }
+
+  #open(): void {
+    const controller = new AbortController();
+    this.#connecting.add(controller);
+    const timeout = setTimeout(() => {
+      controller.abort(
+        new DOMException(
+          `Connecting to ${this.origin} timed out after connectTimeout (${this.#settings.connectTimeout} ms)`,
+          "TimeoutError",
+        ),
+      );
+    }, this.#settings.connectTimeout);
+    const connect = this.#settings.connect ?? connectSocket;
+    connect(this.#target, controller.signal).then(
+      (socket) => {
+        clearTimeout(timeout);
+        this.#connecting.delete(controller);
+        if (controller.signal.aborted) {
+          socket.close();
+          this.#drain();
+          return;
+        }
+        const conn = Connection.open(socket, this.#connectionSettings, this);
+        this.#conns.add(conn);
+        this.#stats.connectionsOpened++;
+        this.#idle.push(conn);
+        this.#drain();
+        if (conn.inFlight === 0) this.#armIdleTimer(conn);
+      },
+      (error) => {
+        clearTimeout(timeout);
+        this.#connecting.delete(controller);
+        if (!controller.signal.aborted || controller.signal.reason !== error) {
+          this.#stats.connectFailures++;
+        }
+        this.#connectFailed(error);
+      },
+    );
+  }
+
+  /** Fails the request that waited longest, the one the connection was for. */
+  #connectFailed(error: unknown): void {
+    if (this.#queueLength > this.#connecting.size) {
+      const exchange = this.#shift();
+      exchange.fail(
+        new RequestFailure(
+          `Request to ${this.origin} failed: could not connect (${
+            describeConnectError(error)
+          })`,
+          {
+            stage: "connect",
+            origin: this.origin,
+            reused: false,
+            cause: error,
+          },
+        ),
+      );
+    }
+    this.#drain();
+  }
+
+  // ---- ConnectionHost ----------------------------------------------------
+
+  /** A connection finished a response and can take more. */
+  released(conn: Connection): void {
+    if (conn.inFlight === 0) {
+      this.#idle.push(conn);
+      this.#drain();
+      if (conn.inFlight === 0) {
+        if (this.#closing && this.#queueLength === 0) {
+          conn.close("client-closed");
+        } else {
+          this.#armIdleTimer(conn);
+        }
+      }
+    } else if (this.#queueLength > 0) {
+      this.#drain();
+    }
+  }
+
+  /** A connection closed; forget it and serve the queue elsewhere. */
+  closed(conn: Connection, reason: CloseReason, pipelineFailed: boolean): void {
+    this.#conns.delete(conn);
+    const idleIndex = this.#idle.indexOf(conn);
+    if (idleIndex !== -1) this.#idle.splice(idleIndex, 1);
+    const evictions = this.#stats.evictions;
+    switch (reason) {
+      case "idle-timeout":
+        evictions.idleTimeout++;
+        break;
+      case "keep-alive-timeout":
+        evictions.keepAliveTimeout++;
+        break;
+      case "max-requests":
+        evictions.maxRequests++;
+        break;
+      case "server-closed":
+        if (idleIndex !== -1) evictions.serverClosed++;
+        break;
+      case "unsolicited-bytes":
+        evictions.unsolicitedBytes++;
+        break;
+    }
+    if (pipelineFailed && this.#settings.pipelining > 1) {
+      if (Date.now() >= this.#pipelineBannedUntil) {
+        this.#stats.pipeliningSuspensions++;
+      }
+      this.#pipelineBannedUntil = Date.now() + this.#settings.pipelinePenalty;
+    }
+    this.#drain();
+  }
+
+  // ---- idle timer --------------------------------------------------------
+
+  /** Makes sure the idle timer fires by the time `conn` expires. */
+  #armIdleTimer(conn: Connection): void {
+    const due = this.#expiry(conn).at;
+    if (due >= this.#idleTimerDue) return;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimerDue = due;
+    const timer = setTimeout(this.#sweep, Math.max(0, due - Date.now()));
+    Deno.unrefTimer(timer);
+    this.#idleTimer = timer;
+  }
+
+  #sweep = (): void => {
+    this.#idleTimer = undefined;
+    this.#idleTimerDue = Infinity;
+    const now = Date.now();
+    let next: Connection | null = null;
+    let nextAt = Infinity;
+    for (const conn of [...this.#idle]) {
+      const expiry = this.#expiry(conn);
+      if (now >= expiry.at) {
+        this.#evict(conn, expiry.reason);
+      } else if (expiry.at < nextAt) {
+        nextAt = expiry.at;
+        next = conn;
+      }
+    }
+    if (next !== null) this.#armIdleTimer(next);
+  };
+
+  // ---- lifecycle ---------------------------------------------------------
+
+  /**
+   * Stops taking new requests, lets queued and in-flight ones finish, then
+   * closes every connection. Resolves when all are closed.
+   */
+  close(): Promise<void> {
+    if (this.#closed !== null) return this.#closed;
+    this.#closing = true;
+    this.#closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    for (const conn of [...this.#idle]) conn.close("client-closed");
+    this.#idle = [];
+    this.#closeIfDone();
+    return this.#closed;
+  }
+
+  #closeIfDone(): void {
+    if (this.#queueLength > 0) return;
+    for (const conn of this.#conns) {
+      if (conn.inFlight === 0) conn.close("client-closed");
+    }
+    for (const controller of this.#connecting) {
+      controller.abort(new TypeError("The client was closed"));
+    }
+    if (this.#conns.size === 0 && this.#connecting.size === 0) {
+      if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+      this.#resolveClosed?.();
+      this.#resolveClosed = null;
+    }
+  }
+
+  /** A snapshot of this pool's statistics. */
+  stats(): OriginStats {
+    let idle = 0;
+    let busy = 0;
+    for (const conn of this.#conns) {
+      if (conn.inFlight === 0) idle++;
+      else busy++;
+    }
+    const s = this.#stats;
+    return {
+      origin: this.origin,
+      open: this.#conns.size,
+      idle,
+      busy,
+      connecting: this.#connecting.size,
+      queued: this.#queueLength,
+      connectionsOpened: s.connectionsOpened,
+      connectFailures: s.connectFailures,
+      requestsSent: s.requestsSent,
+      requestsOnReusedConnections: s.requestsOnReusedConnections,
+      requestsPipelined: s.requestsPipelined,
+      pipelining: this.#settings.pipelining > 1 &&
+        Date.now() >= this.#pipelineBannedUntil,
+      pipeliningSuspensions: s.pipeliningSuspensions,
+      evictions: { ...s.evictions },
+      queuedRequests: s.queuedRequests,
+      queueWaitTotal: s.queueWaitTotal,
+      queueWaitMax: s.queueWaitMax,
+    };
+  }
+}
+
+function describeConnectError(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return "connection refused";
+  }
+  if (error instanceof DOMException && error.name === "TimeoutError") {
+    return error.message;
+  }
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
