@@ -223,7 +223,7 @@ interface OriginEntry {
  * ```ts
  * import { createClient } from "@pooled/fetch";
  *
- * using server = Deno.serve(
+ * await using server = Deno.serve(
  *   { hostname: "127.0.0.1", port: 0, onListen() {} },
  *   () => new Response("hello"),
  * );
@@ -327,7 +327,7 @@ export class Client implements AsyncDisposable {
    * ```ts
    * import { createClient } from "@pooled/fetch";
    *
-   * using server = Deno.serve(
+   * await using server = Deno.serve(
    *   { hostname: "127.0.0.1", port: 0, onListen() {} },
    *   async (req) => Response.json(await req.json()),
    * );
@@ -443,9 +443,7 @@ export class Client implements AsyncDisposable {
           entry.budget,
         );
         if (decision === null) {
-          throw attempt > 1
-            ? exhaustedError(error, attempt, request.url.href)
-            : error;
+          throw attempt > 1 ? gaveUp(error, attempt, request.url) : error;
         }
       }
       this.#retries[decision.reason]++;
@@ -545,7 +543,7 @@ export class Client implements AsyncDisposable {
    * ```ts
    * import { createClient } from "@pooled/fetch";
    *
-   * using server = Deno.serve(
+   * await using server = Deno.serve(
    *   { hostname: "127.0.0.1", port: 0, onListen() {} },
    *   () => new Response("ok"),
    * );
@@ -642,7 +640,7 @@ export class Client implements AsyncDisposable {
  * ```ts
  * import { createClient } from "@pooled/fetch";
  *
- * using server = Deno.serve(
+ * await using server = Deno.serve(
  *   { hostname: "127.0.0.1", port: 0, onListen() {} },
  *   () => new Response("ok"),
  * );
@@ -797,6 +795,25 @@ function buildHeaders(request: Prepared): [string, string][] {
   if (length !== undefined) list.push(["content-length", length]);
   else if (body.stream !== null) list.push(["transfer-encoding", "chunked"]);
   return list;
+}
+
+/**
+ * The error for a request that failed on every attempt: the last failure,
+ * saying how many attempts were made, with the same cause.
+ */
+function gaveUp(error: unknown, attempts: number, url: URL): unknown {
+  if (error instanceof RequestFailure) {
+    return new RequestFailure(
+      `${error.message} (gave up after ${attempts} attempts)`,
+      {
+        stage: error.stage,
+        origin: error.origin,
+        reused: error.reused,
+        cause: error.cause,
+      },
+    );
+  }
+  return exhaustedError(error, attempts, url.href);
 }
 
 function requestInfo(request: Prepared): RetryRequestInfo {

@@ -17,7 +17,7 @@
  * ```ts
  * import { fetch } from "@pooled/fetch";
  *
- * using server = Deno.serve(
+ * await using server = Deno.serve(
  *   { hostname: "127.0.0.1", port: 0, onListen() {} },
  *   () => new Response("hello"),
  * );
@@ -29,7 +29,7 @@
  * ```ts
  * import { createClient } from "@pooled/fetch";
  *
- * using server = Deno.serve(
+ * await using server = Deno.serve(
  *   { hostname: "127.0.0.1", port: 0, onListen() {} },
  *   () => new Response("hello"),
  * );
@@ -75,7 +75,7 @@ let defaultClient: Client | undefined;
  * ```ts
  * import { fetch } from "@pooled/fetch";
  *
- * using server = Deno.serve(
+ * await using server = Deno.serve(
  *   { hostname: "127.0.0.1", port: 0, onListen() {} },
  *   () => new Response("hi"),
  * );
