@@ -14,13 +14,19 @@ import { HttpParseError } from "./_errors.ts";
 
 /** Limits the parser enforces; exceeding one is an {@linkcode HttpParseError}. */
 export interface ParserLimits {
-  /** Bytes in a response head (status line and header lines, with CRLFs). */
+  /**
+   * Bytes in a response head (status line and header lines, with CRLFs), any
+   * empty lines before it included.
+   */
   maxHeaderSize: number;
   /** Header fields in one response head. */
   maxHeaderCount: number;
   /** Bytes in a chunk-size line, extensions included. */
   maxChunkLineLength: number;
-  /** Bytes of trailer fields after the last chunk. */
+  /**
+   * Bytes of trailer fields after the last chunk, with their line ends; the
+   * final empty line is not counted.
+   */
   maxTrailerSize: number;
 }
 
@@ -143,12 +149,12 @@ export function parseResponseHead(
 ): ResponseHead | null {
   const origin = start;
   // Tolerate empty lines before the status line (§2.2).
+  // They count against maxHeaderSize, so an endless run of them is an error.
   while (start < end && (buf[start] === CR || buf[start] === LF)) start++;
-  if (start === end) return null;
-  const limitEnd = Math.min(end, start + limits.maxHeaderSize);
-  const headEnd = findHeadEnd(buf, start, limitEnd);
+  const limitEnd = Math.min(end, origin + limits.maxHeaderSize);
+  const headEnd = start === end ? -1 : findHeadEnd(buf, start, limitEnd);
   if (headEnd === -1) {
-    if (end - start >= limits.maxHeaderSize) {
+    if (end - origin >= limits.maxHeaderSize) {
       throw new HttpParseError(
         `Response head exceeds maxHeaderSize (${limits.maxHeaderSize} bytes)`,
       );
@@ -192,7 +198,7 @@ export function parseResponseHead(
         throw new HttpParseError("Header continuation line without a field");
       }
       const prev = headers[headers.length - 1];
-      const extra = line.trim();
+      const extra = trimOws(line);
       prev[1] = prev[1] === "" ? extra : `${prev[1]} ${extra}`;
       if (INVALID_VALUE.test(prev[1])) {
         throw new HttpParseError(`Invalid value for header '${prev[0]}'`);
@@ -211,7 +217,7 @@ export function parseResponseHead(
         `Invalid header name: ${JSON.stringify(name.slice(0, 80))}`,
       );
     }
-    const value = line.slice(colon + 1).trim();
+    const value = trimOws(line.slice(colon + 1));
     if (INVALID_VALUE.test(value)) {
       throw new HttpParseError(`Invalid value for header '${name}'`);
     }
@@ -221,12 +227,18 @@ export function parseResponseHead(
       );
     }
     headers.push([name, value]);
+  }
+
+  // Read the framing fields only now, after obs-fold lines were appended.
+  for (const [name, value] of headers) {
     switch (name.length) {
       case 10:
         if (name.toLowerCase() === "connection") {
           connection = connection === "" ? value : `${connection},${value}`;
         } else if (name.toLowerCase() === "keep-alive") {
-          keepAliveParams = value;
+          keepAliveParams = keepAliveParams === undefined
+            ? value
+            : `${keepAliveParams},${value}`;
         }
         break;
       case 14:
@@ -321,6 +333,17 @@ function startsWithHttp(buf: Uint8Array, start: number): boolean {
   return buf[start] === 0x48 && buf[start + 1] === 0x54 &&
     buf[start + 2] === 0x54 && buf[start + 3] === 0x50 &&
     buf[start + 4] === 0x2f;
+}
+
+/** Strips optional whitespace (SP / HTAB only, RFC 9110 §5.6.3). */
+function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
+  while (
+    b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)
+  ) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
 function trimCr(line: string): string {
@@ -460,23 +483,29 @@ export class ChunkedDecoder {
         case ChunkState.Trailers: {
           const lf = buf.indexOf(LF, pos);
           if (lf === -1 || lf >= end) {
-            if (this.#trailerBytes + end - pos > this.#limits.maxTrailerSize) {
+            // A lone CR may begin the final empty line, which is not counted.
+            const pending = end - pos;
+            if (
+              !(pending === 1 && buf[pos] === CR) &&
+              this.#trailerBytes + pending > this.#limits.maxTrailerSize
+            ) {
               throw new HttpParseError(
                 "Trailer section exceeds maxTrailerSize",
               );
             }
             return pos - start;
           }
+          if (lf === pos || (lf === pos + 1 && buf[pos] === CR)) {
+            this.#state = ChunkState.Done;
+            return lf + 1 - start;
+          }
+          // Field lines count with their line ends; the final CRLF does not.
           this.#trailerBytes += lf + 1 - pos;
           if (this.#trailerBytes > this.#limits.maxTrailerSize) {
             throw new HttpParseError("Trailer section exceeds maxTrailerSize");
           }
           const line = trimCr(latin1(buf, pos, lf));
           pos = lf + 1;
-          if (line === "") {
-            this.#state = ChunkState.Done;
-            return pos - start;
-          }
           const colon = line.indexOf(":");
           if (colon <= 0 || !TOKEN.test(line.slice(0, colon))) {
             throw new HttpParseError(
@@ -592,6 +621,7 @@ const CHUNK_END = encoder.encode("\r\n");
  * (it would end the body); call {@linkcode lastChunk} for that.
  */
 export function encodeChunk(data: Uint8Array): Uint8Array {
+  if (data.byteLength === 0) return new Uint8Array(0);
   const sizeLine = `${data.byteLength.toString(16)}\r\n`;
   const out = new Uint8Array(sizeLine.length + data.byteLength + 2);
   encoder.encodeInto(sizeLine, out);

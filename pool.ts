@@ -132,6 +132,13 @@ export interface ConnectTarget {
   tlsOptions: TlsOptions;
 }
 
+/** Why a connect was abandoned when no failure is to be counted. */
+const NOT_NEEDED = new DOMException(
+  "No queued request needs this connection any more",
+  "AbortError",
+);
+const CLIENT_CLOSED = new DOMException("The client was closed", "AbortError");
+
 /** Margin kept below the server's `Keep-Alive: timeout`, in milliseconds. */
 const KEEP_ALIVE_MARGIN = 1000;
 
@@ -314,10 +321,10 @@ export class Pool implements ConnectionHost {
       }
     }
     if (this.#queueLength >= this.#settings.maxQueue) {
+      // A plain TypeError, not a RequestFailure: nothing to retry.
       exchange.fail(
-        new RequestFailure(
+        new TypeError(
           `Request to ${this.origin} failed: the queue is full (maxQueue ${this.#settings.maxQueue} requests waiting for one of maxConnectionsPerOrigin ${this.#settings.maxConnections} connections)`,
-          { stage: "unsent", origin: this.origin, reused: false },
         ),
       );
       return;
@@ -335,7 +342,7 @@ export class Pool implements ConnectionHost {
         // Nobody else waits for a connection being opened: stop opening it.
         if (this.#connecting.size > this.#queueLength) {
           const last = [...this.#connecting].pop()!;
-          last.abort(exchange.signal!.reason);
+          last.abort(NOT_NEEDED);
         }
       }
     };
@@ -343,14 +350,9 @@ export class Pool implements ConnectionHost {
       const timer = setTimeout(() => {
         if (this.#dequeue(exchange)) {
           exchange.fail(
-            new RequestFailure(
+            new TypeError(
               `Request to ${this.origin} failed: it waited longer than queueTimeout (${this.#settings.queueTimeout} ms) for one of maxConnectionsPerOrigin ${this.#settings.maxConnections} connections`,
-              {
-                stage: "unsent",
-                origin: this.origin,
-                reused: false,
-                cause: new DOMException("Queue timeout", "TimeoutError"),
-              },
+              { cause: new DOMException("Queue timeout", "TimeoutError") },
             ),
           );
         }
@@ -520,7 +522,7 @@ export class Pool implements ConnectionHost {
       (error) => {
         clearTimeout(timeout);
         this.#connecting.delete(controller);
-        if (!controller.signal.aborted || controller.signal.reason !== error) {
+        if (error !== NOT_NEEDED && error !== CLIENT_CLOSED) {
           this.#stats.connectFailures++;
         }
         this.#connectFailed(error);
@@ -655,7 +657,7 @@ export class Pool implements ConnectionHost {
       if (conn.inFlight === 0) conn.close("client-closed");
     }
     for (const controller of this.#connecting) {
-      controller.abort(new TypeError("The client was closed"));
+      controller.abort(CLIENT_CLOSED);
     }
     if (this.#conns.size === 0 && this.#connecting.size === 0) {
       if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);

@@ -100,7 +100,7 @@ import { RequestFailure } from "./_errors.ts";
  *
  * @example Usage
  * ```ts
- * import type { RetryReason } from "./retry.ts";
+ * import type { RetryReason } from "@pooled/fetch";
  *
  * const counts: Record<RetryReason, number> = {
  *   connect: 0,
@@ -120,7 +120,7 @@ export type RetryReason = "connect" | "unsent" | "stale" | "network" | "status";
  *
  * @example Usage
  * ```ts
- * import type { RetryEvent } from "./retry.ts";
+ * import type { RetryEvent } from "@pooled/fetch";
  *
  * function log(event: RetryEvent): void {
  *   console.log(
@@ -222,15 +222,14 @@ export interface RetryRequestInfo {
  *
  * @example Usage
  * ```ts
- * import { RetryPolicy, type RetryOptions } from "./retry.ts";
+ * import { createClient, type RetryOptions } from "@pooled/fetch";
  *
- * const options: RetryOptions = {
+ * const retry: RetryOptions = {
  *   maxAttempts: 5,
  *   statusCodes: [429, 500, 502, 503, 504],
  *   onRetry: (event) => console.log(event.reason, event.delay),
  * };
- * const policy = new RetryPolicy(options);
- * if (policy.maxAttempts !== 5) throw new Error("unexpected");
+ * await using client = createClient({ retry });
  * ```
  */
 export interface RetryOptions {

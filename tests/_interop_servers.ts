@@ -24,7 +24,10 @@ export interface InteropServer extends AsyncDisposable {
   name: string;
   /** `http://127.0.0.1:<port>`. */
   origin: string;
-  /** Connections the server accepted so far (asks the server). */
+  /**
+   * Connections the server accepted so far, not counting the ones these
+   * calls opened to ask it.
+   */
   connections(): Promise<number>;
   /** Stops the server (and its process). */
   close(): Promise<void>;
@@ -481,22 +484,26 @@ function freePort(): number {
 
 /**
  * nginx with a generated config in a temporary directory: static files with
- * `gzip on`, `keepalive_timeout`, and `/echo` proxied to `upstream` (a
- * server that echoes POST bodies).
+ * `gzip on`, `keepalive_timeout`, and `/echo` and `/chunked` proxied to
+ * `upstream` (a {@linkcode startDeno} server in this process).
  */
 export async function startNginx(
   nginx: string,
-  upstream: string,
+  upstream: InteropServer,
 ): Promise<InteropServer> {
-  const dir = await Deno.makeTempDir({ prefix: "pooled_fetch_nginx_" });
-  const root = `${dir}/www`;
-  await Deno.mkdir(root);
-  await Deno.writeTextFile(`${root}/text`, "hello from nginx\n");
-  await Deno.writeTextFile(`${root}/length`, pattern(1000));
-  await Deno.writeTextFile(`${root}/big.txt`, pattern(20000));
+  const files: Record<string, string> = {
+    "www/text": "hello from nginx\n",
+    "www/length": pattern(1000),
+    "www/big.txt": pattern(20000),
+    "www/large": pattern(200_000),
+  };
   for (let i = 0; i < 32; i++) {
-    await Deno.writeTextFile(`${root}/id${i}`, `id=${i};${pattern(i * 97)}`);
+    files[`www/id${i}`] = `id=${i};${pattern(i * 97)}`;
   }
+  // The tests run without --allow-write: a child process with its own
+  // permissions makes the directory (and removes it).
+  const dir = await writeTempTree(files);
+  const root = `${dir}/www`;
   const tempPaths = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
     .map((name) => `${name}_temp_path ${dir}/${name};`).join("\n  ");
   let lastError: unknown;
@@ -527,23 +534,24 @@ http {
     root ${root};
     location = /text { default_type "text/plain"; }
     location = /length { default_type "application/octet-stream"; gzip off; }
+    location = /large { default_type "application/octet-stream"; gzip off; }
     location = /gzip { default_type "text/plain"; try_files /big.txt =404; }
     location ~ ^/id { default_type "text/plain"; gzip off; }
     location = /conns { default_type "text/plain"; return 200 "$connection"; }
     location = /echo {
-      proxy_pass ${upstream};
+      proxy_pass ${upstream.origin};
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
     location = /chunked {
-      proxy_pass ${upstream};
+      proxy_pass ${upstream.origin};
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
   }
 }
 `;
-    await Deno.writeTextFile(`${dir}/nginx.conf`, config);
+    await writeTempTree({ "nginx.conf": config }, dir);
     const child = new Deno.Command(nginx, {
       args: ["-c", `${dir}/nginx.conf`, "-p", dir, "-e", `${dir}/error.log`],
       stdin: "null",
@@ -592,17 +600,22 @@ http {
     }
     if (ready) {
       const origin = `http://127.0.0.1:${port}`;
+      let asked = 0;
       const close = async () => {
         await stop();
-        await Deno.remove(dir, { recursive: true }).catch(() => {});
+        await removeTempTree(dir);
       };
       return {
         name: "nginx",
         origin,
         // `$connection` is the serial number of the connection that asks,
-        // counted from 1 by the (only) worker; ours is one more.
+        // counted from 1 by the (only) worker over client and upstream
+        // connections alike. Before it came the readiness probe, the earlier
+        // asks, and the connections to the upstream.
         async connections() {
-          return await askConns(origin) - 1;
+          const serial = await askConns(origin);
+          const toUpstream = await upstream.connections();
+          return serial - 1 - 1 - asked++ - toUpstream;
         },
         close,
         [Symbol.asyncDispose]: close,
@@ -611,8 +624,62 @@ http {
     await stop();
     lastError = new Error(`nginx did not start: ${await stderrText}`);
   }
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await removeTempTree(dir);
   throw lastError;
+}
+
+const WRITE_TREE = `
+const { dir: given, files } = JSON.parse(await new Response(Deno.stdin.readable).text());
+const dir = given ?? await Deno.makeTempDir({ prefix: "pooled_fetch_nginx_" });
+for (const [path, text] of Object.entries(files)) {
+  const full = dir + "/" + path;
+  await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
+  await Deno.writeTextFile(full, text);
+}
+console.log(dir);
+`;
+
+/**
+ * Writes `files` (relative path to text) into `dir`, or into a new temporary
+ * directory, from a child `deno eval`, and returns the directory.
+ */
+async function writeTempTree(
+  files: Record<string, string>,
+  dir?: string,
+): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", WRITE_TREE],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(JSON.stringify({ dir, files })));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) {
+    throw new Error(
+      `Could not write the nginx files: ${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** Removes a directory made by {@linkcode writeTempTree}. */
+async function removeTempTree(dir: string): Promise<void> {
+  await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      "--quiet",
+      `await Deno.remove(${JSON.stringify(dir)}, { recursive: true })`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
 }
 
 function sleep(ms: number): Promise<void> {
