@@ -237,6 +237,7 @@ export class Connection {
   #deadline = 0;
   #deadlineKind: "headers" | "body" | "reader" = "headers";
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = 0;
   #holTimer: ReturnType<typeof setTimeout> | undefined;
   #pullWaiter: (() => void) | null = null;
   #refed = true;
@@ -852,13 +853,19 @@ export class Connection {
     }
     this.#deadline = Date.now() + ms;
     this.#deadlineKind = kind;
-    if (this.#timer === undefined) this.#arm(ms);
+    // One timer serves every deadline: it is re-armed only when a deadline
+    // comes earlier than the timer, so the hot path rarely touches timers.
+    if (this.#timer === undefined || this.#deadline < this.#timerDue) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#arm(ms);
+    }
   }
 
   #arm(ms: number): void {
     const timer = setTimeout(this.#onTimer, ms);
     Deno.unrefTimer(timer);
     this.#timer = timer;
+    this.#timerDue = Date.now() + ms;
   }
 
   #onTimer = (): void => {
@@ -877,7 +884,7 @@ export class Connection {
     this.#shutdown(
       "error",
       new DOMException(
-        `Request to ${this.#settings.origin} timed out: ${what}`,
+        `timed out: ${what}`,
         "TimeoutError",
       ),
     );

@@ -397,8 +397,8 @@ export class Client implements AsyncDisposable {
     const pipelinable = body.stream === null && isIdempotentMethod(method);
     let info: RetryRequestInfo | undefined;
     const policy = this.#policy;
+    entry.budget.recordRequest();
     for (let attempt = 1;; attempt++) {
-      entry.budget.recordRequest();
       const exchange = new Exchange(
         method,
         bytes,
@@ -446,6 +446,13 @@ export class Client implements AsyncDisposable {
           throw attempt > 1 ? gaveUp(error, attempt, request.url) : error;
         }
       }
+      if (result !== undefined) {
+        discard(result);
+        // A 408: the server is done with that connection.
+        if (decision.freshConnection) {
+          exchange.connection?.close("not-reusable");
+        }
+      }
       this.#retries[decision.reason]++;
       policy.notify({
         attempt,
@@ -457,12 +464,6 @@ export class Client implements AsyncDisposable {
         status: result?.head.status,
         error,
       });
-      if (result !== undefined) {
-        discard(result);
-        if (decision.freshConnection) {
-          exchange.connection?.close("not-reusable");
-        }
-      }
       if (decision.delay > 0) {
         await abortableDelay(decision.delay, request.signal);
       }

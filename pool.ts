@@ -703,6 +703,16 @@ function describeConnectError(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionRefused) {
     return "connection refused";
   }
+  if (error instanceof Deno.errors.InvalidData) {
+    // rustls reports certificate problems as InvalidData from the handshake.
+    if (error.message.includes("UnknownIssuer")) {
+      return `TLS certificate is not trusted (${error.message}): pass the issuing CA in 'tls.caCerts'`;
+    }
+    if (error.message.includes("not valid for name")) {
+      return `TLS certificate does not match the host name (${error.message})`;
+    }
+    return `TLS handshake failed (${error.message})`;
+  }
   if (error instanceof DOMException && error.name === "TimeoutError") {
     return error.message;
   }

@@ -99,7 +99,10 @@ export class ServerConn {
       rawHead += h + "\r\n";
       if (h === "") break;
       const colon = h.indexOf(":");
-      headers.push([h.slice(0, colon).toLowerCase(), h.slice(colon + 1).trim()]);
+      headers.push([
+        h.slice(0, colon).toLowerCase(),
+        h.slice(colon + 1).trim(),
+      ]);
     }
     const get = (name: string) => headers.find(([k]) => k === name)?.[1];
     let body: Uint8Array = new Uint8Array(0);

@@ -206,68 +206,74 @@ async function interop(
     });
   }
 
-  await t.step("keep-alive: sequential requests share a connection", async () => {
-    await using fresh = createClient();
-    const before = await server.connections();
-    const n = 6;
-    for (let i = 0; i < n; i++) {
-      const res = await fresh.fetch(`${origin}/text`);
-      assertEquals(await res.text(), can.greeting);
-    }
-    // The POST is not pipelined, but it is sent on the kept-alive connection.
-    const res = await fresh.fetch(`${origin}/echo`, {
-      method: "POST",
-      body: "after",
-    });
-    assertEquals(await res.text(), "after");
-    const opened = (await server.connections()) - before;
-    const { totals } = fresh.stats();
-    assertEquals(totals.requestsSent, n + 1);
-    if (can.keepAlive) {
-      assertEquals(opened, 1, "connections the server accepted");
-      assertEquals(totals.connectionsOpened, 1);
-      assertEquals(totals.requestsOnReusedConnections, n);
-    } else {
-      // HTTP/1.0 without keep-alive: one connection per request, none reused.
-      assertEquals(opened, n + 1, "connections the server accepted");
-      assertEquals(totals.connectionsOpened, n + 1);
-      assertEquals(totals.requestsOnReusedConnections, 0);
-    }
-  });
+  await t.step(
+    "keep-alive: sequential requests share a connection",
+    async () => {
+      await using fresh = createClient();
+      const before = await server.connections();
+      const n = 6;
+      for (let i = 0; i < n; i++) {
+        const res = await fresh.fetch(`${origin}/text`);
+        assertEquals(await res.text(), can.greeting);
+      }
+      // The POST is not pipelined, but it is sent on the kept-alive connection.
+      const res = await fresh.fetch(`${origin}/echo`, {
+        method: "POST",
+        body: "after",
+      });
+      assertEquals(await res.text(), "after");
+      const opened = (await server.connections()) - before;
+      const { totals } = fresh.stats();
+      assertEquals(totals.requestsSent, n + 1);
+      if (can.keepAlive) {
+        assertEquals(opened, 1, "connections the server accepted");
+        assertEquals(totals.connectionsOpened, 1);
+        assertEquals(totals.requestsOnReusedConnections, n);
+      } else {
+        // HTTP/1.0 without keep-alive: one connection per request, none reused.
+        assertEquals(opened, n + 1, "connections the server accepted");
+        assertEquals(totals.connectionsOpened, n + 1);
+        assertEquals(totals.requestsOnReusedConnections, 0);
+      }
+    },
+  );
 
-  await t.step("pipelining: concurrent GETs each get their own body", async () => {
-    await using piped = createClient({
-      pipelining: 4,
-      maxConnectionsPerOrigin: 1,
-    });
-    // A first keep-alive response from an HTTP/1.1 server allows pipelining.
-    await (await piped.fetch(`${origin}/text`)).arrayBuffer();
-    const before = await server.connections();
-    const ids = Array.from({ length: 24 }, (_, i) => i);
-    const bodies = await Promise.all(ids.map(async (id) => {
-      const { path } = can.idPath(id);
-      const res = await piped.fetch(`${origin}${path}`);
-      assertEquals(res.status, 200);
-      return await res.text();
-    }));
-    for (const id of ids) {
-      assertEquals(bodies[id], can.idPath(id).expected, `response ${id}`);
-    }
-    const { totals } = piped.stats();
-    const opened = (await server.connections()) - before;
-    // One of them, compared with the built-in fetch.
-    const probe = can.idPath(7);
-    const theirs = await fetch(`${origin}${probe.path}`, { client: builtin });
-    assertEquals(await theirs.text(), probe.expected);
-    if (can.keepAlive) {
-      assertGreater(totals.requestsPipelined, 0, "requests pipelined");
-      assertEquals(totals.connectionsOpened, 1);
-      assertEquals(opened, 0, "no new connection for the pipelined GETs");
-    } else {
-      assertEquals(totals.requestsPipelined, 0);
-      assertEquals(opened, ids.length);
-    }
-  });
+  await t.step(
+    "pipelining: concurrent GETs each get their own body",
+    async () => {
+      await using piped = createClient({
+        pipelining: 4,
+        maxConnectionsPerOrigin: 1,
+      });
+      // A first keep-alive response from an HTTP/1.1 server allows pipelining.
+      await (await piped.fetch(`${origin}/text`)).arrayBuffer();
+      const before = await server.connections();
+      const ids = Array.from({ length: 24 }, (_, i) => i);
+      const bodies = await Promise.all(ids.map(async (id) => {
+        const { path } = can.idPath(id);
+        const res = await piped.fetch(`${origin}${path}`);
+        assertEquals(res.status, 200);
+        return await res.text();
+      }));
+      for (const id of ids) {
+        assertEquals(bodies[id], can.idPath(id).expected, `response ${id}`);
+      }
+      const { totals } = piped.stats();
+      const opened = (await server.connections()) - before;
+      // One of them, compared with the built-in fetch.
+      const probe = can.idPath(7);
+      const theirs = await fetch(`${origin}${probe.path}`, { client: builtin });
+      assertEquals(await theirs.text(), probe.expected);
+      if (can.keepAlive) {
+        assertGreater(totals.requestsPipelined, 0, "requests pipelined");
+        assertEquals(totals.connectionsOpened, 1);
+        assertEquals(opened, 0, "no new connection for the pipelined GETs");
+      } else {
+        assertEquals(totals.requestsPipelined, 0);
+        assertEquals(opened, ids.length);
+      }
+    },
+  );
 
   await t.step("pipelining: POSTs and large bodies mixed in", async () => {
     await using piped = createClient({
@@ -281,7 +287,11 @@ async function interop(
     const jobs = Array.from({ length: 30 }, (_, i) => {
       if (i % 5 === 2) {
         const body = `post ${i} ${pattern(i * 11)}`;
-        return { init: { method: "POST", body }, path: "/echo", expected: body };
+        return {
+          init: { method: "POST", body },
+          path: "/echo",
+          expected: body,
+        };
       }
       if (i % 7 === 3) return { init: {}, ...large };
       return { init: {}, ...can.idPath(i) };
@@ -297,7 +307,11 @@ async function interop(
     }
     for (const [i, job] of jobs.entries()) {
       assertEquals(responses[i].status, 200, `request ${i}`);
-      assertEquals(bodies[i].length, job.expected.length, `request ${i} length`);
+      assertEquals(
+        bodies[i].length,
+        job.expected.length,
+        `request ${i} length`,
+      );
       assert(bodies[i] === job.expected, `request ${i} body`);
     }
   });
