@@ -36,6 +36,8 @@ export class ServerConn {
   #closed = false;
   /** Every byte received so far, as Latin-1 text. */
   received = "";
+  /** The size of each read, in order: shows how the client's writes arrived. */
+  reads: number[] = [];
 
   constructor(conn: Deno.Conn, id: number) {
     this.#conn = conn;
@@ -56,6 +58,7 @@ export class ServerConn {
       return false;
     }
     if (n === null) return false;
+    this.reads.push(n);
     const next = new Uint8Array(this.#buf.length + n);
     next.set(this.#buf);
     next.set(chunk.subarray(0, n), this.#buf.length);
