@@ -33,13 +33,14 @@ const encoder = new TextEncoder();
  * Extracts a request body as the Fetch standard does ("extract a body"):
  * strings as UTF-8, buffers and views copied (so a later change by the caller
  * cannot alter what is sent or re-sent), Blob, FormData (multipart) and
- * URLSearchParams with their content types, streams as they are.
+ * URLSearchParams with their content types, streams as they are. Returns
+ * synchronously unless the body must be read first (Blob, FormData).
  *
  * @throws {TypeError} The body is of an unsupported type.
  */
-export async function extractBody(
+export function extractBody(
   body: BodyInit | null | undefined,
-): Promise<RequestBody> {
+): RequestBody | Promise<RequestBody> {
   if (body === null || body === undefined) return NO_BODY;
   if (typeof body === "string") {
     return bytesBody(encoder.encode(body), "text/plain;charset=UTF-8");
@@ -62,16 +63,18 @@ export async function extractBody(
     );
   }
   if (body instanceof Blob) {
-    return bytesBody(
-      new Uint8Array(await body.arrayBuffer()),
-      body.type === "" ? null : body.type,
+    const type = body.type === "" ? null : body.type;
+    return body.arrayBuffer().then((buffer) =>
+      bytesBody(new Uint8Array(buffer), type)
     );
   }
   if (body instanceof FormData) {
     // The platform's own multipart encoder picks the boundary and escaping.
     const encoded = new Response(body);
-    const bytes = new Uint8Array(await encoded.arrayBuffer());
-    return bytesBody(bytes, encoded.headers.get("content-type"));
+    const type = encoded.headers.get("content-type");
+    return encoded.arrayBuffer().then((buffer) =>
+      bytesBody(new Uint8Array(buffer), type)
+    );
   }
   if (body instanceof ReadableStream) {
     if (body.locked) {

@@ -144,13 +144,12 @@ export class Exchange {
       this.#reject = reject;
     });
     if (signal !== undefined) {
+      this.#abortListener = () => this.onAbort?.();
       signal.addEventListener("abort", this.#abortListener, { once: true });
     }
   }
 
-  #abortListener = (): void => {
-    this.onAbort?.();
-  };
+  #abortListener: (() => void) | null = null;
 
   /** Whether the response was handed over (its body may still stream). */
   get delivered(): boolean {
@@ -194,12 +193,28 @@ export class Exchange {
   }
 
   #cleanup(): void {
-    this.signal?.removeEventListener("abort", this.#abortListener);
-    this.onAbort = null;
+    if (this.#abortListener !== null) {
+      this.signal!.removeEventListener("abort", this.#abortListener);
+      this.#abortListener = null;
+      this.onAbort = null;
+    }
   }
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Microtask turns a pipelined write waits for company. A request behind
+ * unanswered ones cannot be answered before them, so waiting a few turns
+ * costs it nothing, and lets the callers woken by the same read (each a few
+ * awaits away from sending again) share one write.
+ */
+const PIPELINE_WRITE_DELAY = 12;
+
+function deferMicrotasks(fn: () => void, turns: number): void {
+  if (turns === 0) fn();
+  else queueMicrotask(() => deferMicrotasks(fn, turns - 1));
+}
 
 /**
  * One HTTP/1.1 connection. Created by {@linkcode Connection.open}; driven by
@@ -310,12 +325,15 @@ export class Connection {
       }
       this.#setDeadline(this.#settings.headersTimeout, "headers");
     }
-    exchange.onAbort = () => this.#abort(exchange);
+    if (exchange.signal !== undefined) {
+      exchange.onAbort = () => this.#abort(exchange);
+    }
     this.#pending.push(exchange.bytes);
     this.#pendingExchanges.push(exchange);
     if (!this.#writing && !this.#flushQueued) {
       this.#flushQueued = true;
-      queueMicrotask(this.#flush);
+      if (this.#inflight.length === 1) queueMicrotask(this.#flush);
+      else deferMicrotasks(this.#flush, PIPELINE_WRITE_DELAY);
     }
   }
 
@@ -930,8 +948,16 @@ export class Connection {
     first: boolean,
     reason: CloseReason,
     error: unknown,
-  ): RequestFailure {
+  ): TypeError {
     const origin = this.#settings.origin;
+    if (error instanceof Deno.errors.InvalidData && this.responses === 0) {
+      // A TLS alert after the handshake (TLS 1.3 servers reject a missing
+      // client certificate this way): sending again cannot help.
+      return new TypeError(
+        `Request to ${origin} failed: TLS handshake failed (${error.message})`,
+        { cause: error },
+      );
+    }
     let stage: FailureStage;
     if (exchange.delivered) stage = "body";
     else if (first && exchange.responded) stage = "response";

@@ -198,6 +198,16 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const MAX_REDIRECTS = 20;
 const USER_AGENT = "pooled-fetch/0.1";
 const EMPTY_HEADERS = new Headers();
+const NO_PAIRS: [string, string][] = [];
+const KNOWN_METHODS = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "OPTIONS",
+]);
 
 /** A request in the shape the client works with. */
 interface Prepared {
@@ -347,7 +357,8 @@ export class Client implements AsyncDisposable {
     if (this.#closed) {
       throw new TypeError("Cannot fetch as the client is closed");
     }
-    const request = await prepare(input, init);
+    const prepared = prepare(input, init);
+    const request = prepared instanceof Promise ? await prepared : prepared;
     request.signal?.throwIfAborted();
     if (this.#policy.idempotencyKey) {
       if (request.headers === EMPTY_HEADERS) request.headers = new Headers();
@@ -355,7 +366,7 @@ export class Client implements AsyncDisposable {
     }
     let redirected = false;
     for (let redirects = 0;; redirects++) {
-      const { result } = await this.#send(request);
+      const result = await this.#send(request);
       const { head } = result;
       if (
         !REDIRECT_STATUSES.has(head.status) || request.redirect === "manual"
@@ -383,17 +394,21 @@ export class Client implements AsyncDisposable {
   }
 
   /** Sends one request with retries; returns the response to hand over. */
-  async #send(request: Prepared): Promise<{ result: ExchangeResult }> {
+  async #send(request: Prepared): Promise<ExchangeResult> {
     const entry = this.#entry(request.url);
     const method = request.method;
     const { body } = request;
-    const head = {
-      method,
-      target: request.url.pathname + request.url.search,
-      headers: buildHeaders(request),
-    };
-    validateRequestHead(head);
-    const bytes = encodeRequest(head, body.bytes);
+    const target = request.url.pathname + request.url.search;
+    if (request.headers !== EMPTY_HEADERS || !KNOWN_METHODS.has(method)) {
+      // The client's own fields are valid by construction; check the rest.
+      validateRequestHead({ method, target, headers: request.headers });
+    } else {
+      validateRequestHead({ method, target, headers: [] });
+    }
+    const bytes = encodeRequest(
+      { method, target, headers: buildHeaders(request) },
+      body.bytes,
+    );
     const pipelinable = body.stream === null && isIdempotentMethod(method);
     let info: RetryRequestInfo | undefined;
     const policy = this.#policy;
@@ -416,7 +431,7 @@ export class Client implements AsyncDisposable {
         error = caught;
       }
       if (result !== undefined) {
-        if (result.head.status < 400) return { result };
+        if (result.head.status < 400) return result;
         info ??= requestInfo(request);
         decision = policy.onResponse(
           info,
@@ -425,7 +440,7 @@ export class Client implements AsyncDisposable {
           new Headers(result.head.headers),
           entry.budget,
         );
-        if (decision === null) return { result };
+        if (decision === null) return result;
       } else {
         if (request.signal?.aborted && error === request.signal.reason) {
           throw error;
@@ -511,8 +526,10 @@ export class Client implements AsyncDisposable {
       response = new Response(body, {
         status: head.status,
         statusText: head.statusText,
-        headers: head.headers,
       });
+      // Appending is about twice as fast as passing `headers` in the init.
+      const headers = response.headers;
+      for (const [name, value] of head.headers) headers.append(name, value);
     } catch (error) {
       discard(result);
       throw new RequestFailure(
@@ -669,10 +686,10 @@ const NORMALIZED_METHODS: Record<string, string> = {
   patch: "PATCH",
 };
 
-async function prepare(
+function prepare(
   input: string | URL | Request,
   init: RequestInit | undefined,
-): Promise<Prepared> {
+): Prepared | Promise<Prepared> {
   let url: URL;
   let method = "GET";
   let headers: Headers = EMPTY_HEADERS;
@@ -730,7 +747,17 @@ async function prepare(
       `Cannot fetch as redirect mode ${String(redirect)} is invalid`,
     );
   }
-  const body = await extractBody(bodyInit);
+  const body = extractBody(bodyInit);
+  if (body instanceof Promise) {
+    return body.then((body) => ({
+      method,
+      url,
+      headers,
+      body,
+      signal,
+      redirect,
+    }));
+  }
   return { method, url, headers, body, signal, redirect };
 }
 
@@ -744,7 +771,7 @@ function buildHeaders(request: Prepared): [string, string][] {
   let userAgent = false;
   let contentType = false;
   let contentLength: string | undefined;
-  for (const [name, value] of headers) {
+  for (const [name, value] of headers === EMPTY_HEADERS ? NO_PAIRS : headers) {
     switch (name) {
       case "host":
         host = value;

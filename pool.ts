@@ -152,7 +152,10 @@ export async function connectSocket(
 ): Promise<Deno.Conn> {
   const { hostname, port, tlsOptions } = target;
   if (!target.tls) {
-    return await Deno.connect({ hostname, port, signal });
+    const tcp = await Deno.connect({ hostname, port, signal });
+    // Small requests and pipelined writes must not wait for ACKs (Nagle).
+    tcp.setNoDelay(true);
+    return tcp;
   }
   if (tlsOptions.cert !== undefined && tlsOptions.key !== undefined) {
     // Client certificates need connectTls, which takes no signal: race it,
@@ -173,6 +176,7 @@ export async function connectSocket(
     return conn;
   }
   const tcp = await Deno.connect({ hostname, port, signal });
+  tcp.setNoDelay(true);
   let tls: Deno.TlsConn;
   try {
     tls = await Deno.startTls(tcp, {
@@ -336,16 +340,18 @@ export class Pool implements ConnectionHost {
   #enqueue(exchange: Exchange): void {
     this.#queue.push(exchange);
     this.#stats.queuedRequests++;
-    exchange.onAbort = () => {
-      if (this.#dequeue(exchange)) {
-        exchange.fail(exchange.signal!.reason);
-        // Nobody else waits for a connection being opened: stop opening it.
-        if (this.#connecting.size > this.#queueLength) {
-          const last = [...this.#connecting].pop()!;
-          last.abort(NOT_NEEDED);
+    if (exchange.signal !== undefined) {
+      exchange.onAbort = () => {
+        if (this.#dequeue(exchange)) {
+          exchange.fail(exchange.signal!.reason);
+          // Nobody else waits for a connection being opened: stop opening it.
+          if (this.#connecting.size > this.#queueLength) {
+            const last = [...this.#connecting].pop()!;
+            last.abort(NOT_NEEDED);
+          }
         }
-      }
-    };
+      };
+    }
     if (this.#settings.queueTimeout !== Infinity) {
       const timer = setTimeout(() => {
         if (this.#dequeue(exchange)) {
@@ -534,18 +540,19 @@ export class Pool implements ConnectionHost {
   #connectFailed(error: unknown): void {
     if (this.#queueLength > this.#connecting.size) {
       const exchange = this.#shift();
+      const message = `Request to ${this.origin} failed: could not connect (${
+        describeConnectError(error)
+      })`;
+      // A refused certificate is permanent: a plain TypeError, never retried.
       exchange.fail(
-        new RequestFailure(
-          `Request to ${this.origin} failed: could not connect (${
-            describeConnectError(error)
-          })`,
-          {
+        error instanceof Deno.errors.InvalidData
+          ? new TypeError(message, { cause: error })
+          : new RequestFailure(message, {
             stage: "connect",
             origin: this.origin,
             reused: false,
             cause: error,
-          },
-        ),
+          }),
       );
     }
     this.#drain();

@@ -65,7 +65,7 @@ export async function openClient(
   const { url, method = "GET", body } = req;
   switch (kind) {
     case "pooled": {
-      const { createClient } = await import("./_standin.ts");
+      const { createClient } = await import("../mod.ts");
       const client = createClient({
         maxConnectionsPerOrigin: connections,
         pipelining,

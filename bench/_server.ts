@@ -31,6 +31,9 @@
  * @module
  */
 
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
+import type { Server } from "node:tls";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -96,7 +99,91 @@ const BAD_REQUEST = response(
   true,
 );
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+/** What `serveConn` needs from a socket; `Deno.Conn` has it. */
+interface ByteConn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/**
+ * A `node:tls` socket as a {@linkcode ByteConn}. The TLS listener uses
+ * `node:tls` because a socket accepted by `Deno.listenTls` cannot have
+ * `TCP_NODELAY` set, and Nagle's algorithm then stalls some handshakes and
+ * responses by about 40 ms (delayed ACK).
+ */
+class NodeSocketConn implements ByteConn {
+  #sock: TLSSocket;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #ended = false;
+  #wake: (() => void) | undefined;
+
+  constructor(sock: TLSSocket) {
+    this.#sock = sock;
+    const wake = () => {
+      const w = this.#wake;
+      this.#wake = undefined;
+      w?.();
+    };
+    sock.on("data", (chunk: Uint8Array) => {
+      this.#queue.push(chunk);
+      this.#queued += chunk.length;
+      if (this.#queued > 1 << 20) sock.pause();
+      wake();
+    });
+    const end = () => {
+      this.#ended = true;
+      wake();
+    };
+    sock.on("end", end);
+    sock.on("close", end);
+    sock.on("error", end);
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    while (this.#queue.length === 0) {
+      if (this.#ended) return null;
+      await new Promise<void>((resolve) => this.#wake = resolve);
+    }
+    let n = 0;
+    while (n < p.length && this.#queue.length > 0) {
+      const head = this.#queue[0]!;
+      const take = Math.min(head.length, p.length - n);
+      p.set(head.subarray(0, take), n);
+      n += take;
+      if (take === head.length) this.#queue.shift();
+      else this.#queue[0] = head.subarray(take);
+    }
+    this.#queued -= n;
+    if (this.#queued <= 1 << 20 && this.#sock.isPaused()) this.#sock.resume();
+    return n;
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    if (this.#sock.destroyed) {
+      return Promise.reject(new Error("Socket closed"));
+    }
+    if (this.#sock.write(p)) return Promise.resolve(p.length);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        this.#sock.off("drain", done);
+        this.#sock.off("close", done);
+        if (this.#sock.destroyed) reject(new Error("Socket closed"));
+        else resolve(p.length);
+      };
+      this.#sock.on("drain", done);
+      this.#sock.on("close", done);
+    });
+  }
+
+  close(): void {
+    this.#sock.end();
+    this.#sock.destroySoon();
+  }
+}
+
+async function writeAll(conn: ByteConn, data: Uint8Array): Promise<void> {
   let off = 0;
   while (off < data.length) off += await conn.write(data.subarray(off));
 }
@@ -178,7 +265,7 @@ interface Counter {
 }
 
 async function serveConn(
-  conn: Deno.Conn,
+  conn: ByteConn,
   counter: Counter,
   alwaysClose: boolean,
 ): Promise<void> {
@@ -321,42 +408,54 @@ async function serveConn(
  * Starts the benchmark server on 127.0.0.1.
  *
  * @param options Ports, TLS material and close mode.
- * @returns The running server.
+ * @returns The running server, once it listens.
  */
-export function startServer(options: ServerOptions = {}): BenchServer {
+export async function startServer(
+  options: ServerOptions = {},
+): Promise<BenchServer> {
   const { port = 0, tls, close = false } = options;
   const counter: Counter = { n: 0 };
-  const conns = new Set<Deno.Conn>();
-  const listeners: Deno.Listener[] = [
-    Deno.listen({ hostname: "127.0.0.1", port }),
-  ];
-  if (tls) {
-    listeners.push(
-      Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...tls }),
-    );
-  }
-  const loops = listeners.map(async (listener) => {
+  const conns = new Set<ByteConn>();
+  const serve = (conn: ByteConn) => {
+    counter.n++;
+    conns.add(conn);
+    serveConn(conn, counter, close).finally(() => conns.delete(conn));
+  };
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const loop = (async () => {
     try {
       for await (const conn of listener) {
-        counter.n++;
-        conns.add(conn);
-        if ("setNoDelay" in conn) {
-          try {
-            (conn as Deno.TcpConn).setNoDelay(true);
-          } catch {
-            // not supported on this conn
-          }
-        }
-        serveConn(conn, counter, close).finally(() => conns.delete(conn));
+        conn.setNoDelay(true);
+        serve(conn);
       }
     } catch {
       // listener closed
     }
-  });
-  const addr = (l: Deno.Listener) => (l.addr as Deno.NetAddr).port;
+  })();
+  let tlsServer: Server | undefined;
+  let tlsPort: number | undefined;
+  if (tls) {
+    const server = createTlsServer({ cert: tls.cert, key: tls.key });
+    server.on("secureConnection", (sock: TLSSocket) => {
+      sock.setNoDelay(true);
+      serve(new NodeSocketConn(sock));
+    });
+    // Count TCP accepts like the plain listener does; a failed handshake
+    // never reaches `secureConnection`.
+    server.on("connection", (sock: { setNoDelay(v: boolean): void }) => {
+      sock.setNoDelay(true);
+    });
+    server.on("tlsClientError", () => counter.n++);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    tlsServer = server;
+    tlsPort = (server.address() as { port: number }).port;
+  }
   return {
-    port: addr(listeners[0]!),
-    tlsPort: tls ? addr(listeners[1]!) : undefined,
+    port: (listener.addr as Deno.NetAddr).port,
+    tlsPort,
     connections: () => counter.n,
     reset: () => {
       const n = counter.n;
@@ -364,7 +463,8 @@ export function startServer(options: ServerOptions = {}): BenchServer {
       return n;
     },
     close: async () => {
-      for (const l of listeners) l.close();
+      listener.close();
+      tlsServer?.close();
       for (const c of conns) {
         try {
           c.close();
@@ -372,7 +472,7 @@ export function startServer(options: ServerOptions = {}): BenchServer {
           // already closed
         }
       }
-      await Promise.all(loops);
+      await loop;
     },
   };
 }
@@ -389,7 +489,11 @@ async function main(): Promise<void> {
       key: await Deno.readTextFile(new URL("server-key.pem", dir)),
     };
   }
-  const server = startServer({ port, tls, close: args.includes("--close") });
+  const server = await startServer({
+    port,
+    tls,
+    close: args.includes("--close"),
+  });
   const print = (v: unknown) =>
     Deno.stdout.writeSync(encoder.encode(JSON.stringify(v) + "\n"));
   print({ port: server.port, tlsPort: server.tlsPort });

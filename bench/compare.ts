@@ -24,6 +24,7 @@
 
 import type { ClientSpec } from "./_clients.ts";
 import type { WorkerConfig, WorkerResult } from "./_worker.ts";
+import { ServerProcess } from "./_server_process.ts";
 
 /** One workload: what is requested, how many at once. */
 interface Workload {
@@ -209,71 +210,6 @@ function plan(tlsAvailable: boolean): Row[] {
   return rows;
 }
 
-/** The benchmark server process, with its stdin control channel. */
-class ServerProcess {
-  #child: Deno.ChildProcess;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #reader: ReadableStreamDefaultReader<string>;
-  #pending = "";
-  port = 0;
-  tlsPort: number | undefined;
-
-  constructor(tls: boolean) {
-    const fixtures = new URL("../tests/fixtures/", import.meta.url);
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        `--allow-read=${fixtures.pathname}`,
-        new URL("./_server.ts", import.meta.url).pathname,
-        ...(tls ? ["--tls"] : []),
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#writer = this.#child.stdin.getWriter();
-    this.#reader = this.#child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-  }
-
-  async #line(): Promise<string> {
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      const nl = this.#pending.indexOf("\n");
-      if (nl >= 0) {
-        const line = this.#pending.slice(0, nl);
-        this.#pending = this.#pending.slice(nl + 1);
-        return line;
-      }
-      const { value, done } = await this.#reader.read();
-      if (done) throw new Error("Benchmark server exited");
-      this.#pending += value;
-    }
-    throw new Error("Benchmark server did not answer");
-  }
-
-  async start(): Promise<void> {
-    const { port, tlsPort } = JSON.parse(await this.#line());
-    this.port = port;
-    this.tlsPort = tlsPort;
-  }
-
-  /** Connections accepted since the last call; resets the count. */
-  async reset(): Promise<number> {
-    await this.#writer.write(encoder.encode("reset\n"));
-    return JSON.parse(await this.#line()).connections;
-  }
-
-  async stop(): Promise<void> {
-    await this.#writer.close().catch(() => {});
-    const timer = setTimeout(() => this.#child.kill(), 5000);
-    await this.#child.status;
-    clearTimeout(timer);
-    await this.#reader.cancel().catch(() => {});
-  }
-}
-
 async function runWorker(
   config: WorkerConfig,
   netHost: string,
@@ -323,6 +259,15 @@ async function runWorker(
       cpuUsPerReq: NaN,
       peakRssBytes: NaN,
     };
+  }
+}
+
+/** The 1-minute load average, if `--allow-sys` allows reading it. */
+function loadAverage(): number | undefined {
+  try {
+    return Deno.loadavg()[0];
+  } catch {
+    return undefined;
   }
 }
 
@@ -414,8 +359,7 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
   let base: string;
   let tlsBase: string | undefined;
   if (opts.url === undefined) {
-    server = new ServerProcess(tlsAvailable);
-    await server.start();
+    server = await ServerProcess.start(tlsAvailable);
     base = `http://127.0.0.1:${server.port}`;
     if (server.tlsPort) tlsBase = `https://127.0.0.1:${server.tlsPort}`;
   } else {
@@ -423,6 +367,16 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
   }
   const netHost = opts.url === undefined ? "127.0.0.1" : new URL(base).host;
 
+  const load = loadAverage();
+  log(
+    `${rows.length} rows, ${warmupMs} ms warm-up + ${durationMs} ms each; ` +
+      `${navigator.hardwareConcurrency} cores, load average ${
+        load?.toFixed(2) ?? "n/a"
+      }`,
+  );
+  if (load !== undefined && load > 0.5) {
+    log("Warning: the machine is busy; figures will be noisy");
+  }
   const results: RowResult[] = [];
   const started = performance.now();
   try {
@@ -470,6 +424,7 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
       {
         deno: Deno.version.deno,
         cores: navigator.hardwareConcurrency,
+        loadAverage: load ?? null,
         warmupMs,
         durationMs,
         server: opts.url ?? "bench/_server.ts",

@@ -296,15 +296,17 @@ async function interop(
       if (i % 7 === 3) return { init: {}, ...large };
       return { init: {}, ...can.idPath(i) };
     });
-    // Read the bodies in reverse order of the requests, so a large body that
-    // is not read yet sits in front of the pipelined responses behind it.
-    const responses = await Promise.all(
-      jobs.map((job) => piped.fetch(`${origin}${job.path}`, job.init)),
-    );
-    const bodies: string[] = [];
-    for (let i = responses.length - 1; i >= 0; i--) {
-      bodies[i] = await responses[i].text();
-    }
+    // Each body is read a little after its head arrives, in a scrambled
+    // order, so large bodies sit unread in front of pipelined responses for
+    // a while. (Not reading any body until every head is in would deadlock
+    // a bounded pool: a large body holds its connection until it is read.)
+    const responses: Response[] = [];
+    const bodies = await Promise.all(jobs.map(async (job, i) => {
+      const res = await piped.fetch(`${origin}${job.path}`, job.init);
+      responses[i] = res;
+      await new Promise((resolve) => setTimeout(resolve, ((i * 7) % 5) * 15));
+      return await res.text();
+    }));
     for (const [i, job] of jobs.entries()) {
       assertEquals(responses[i].status, 200, `request ${i}`);
       assertEquals(
@@ -456,6 +458,32 @@ Deno.test({
         expected: `id=${id};${pattern(id * 97)}`,
       }),
     });
+    await t.step("conditional GET gets a 304 with no body", async () => {
+      using builtin = Deno.createHttpClient({});
+      await using client = createClient();
+      const first = await compare(client, builtin, `${server.origin}/length`);
+      const etag = header(first, "etag");
+      assert(etag !== undefined, "nginx sends an ETag");
+      const seen = await compare(client, builtin, `${server.origin}/length`, {
+        headers: { "if-none-match": etag },
+      });
+      assertEquals(seen.status, 304);
+      assert(seen.nullBody);
+      // The connection is still good after a 304 (no body to skip).
+      const after = await compare(client, builtin, `${server.origin}/text`);
+      assertEquals(text(after), "hello from nginx\n");
+      assertEquals(client.stats().totals.connectionsOpened, 1);
+    });
+    await t.step("range request gets a 206 with the slice", async () => {
+      using builtin = Deno.createHttpClient({});
+      await using client = createClient();
+      const seen = await compare(client, builtin, `${server.origin}/large`, {
+        headers: { range: "bytes=100000-100099" },
+      });
+      assertEquals(seen.status, 206);
+      assertEquals(text(seen), pattern(200_000).slice(100_000, 100_100));
+      assertEquals(header(seen, "content-range"), "bytes 100000-100099/200000");
+    });
     await t.step("gzip on a static file is chunked", async () => {
       await using client = createClient();
       const res = await client.fetch(`${server.origin}/gzip`);
@@ -464,5 +492,37 @@ Deno.test({
       assertFalse(res.headers.has("content-length"));
       assertEquals(await res.text(), pattern(20000));
     });
+  },
+});
+
+// BUG: a 200 response with `Content-Length: 0` reaches the caller with a null
+// body (`res.body === null`), where the built-in fetch (and the Fetch
+// standard: only HEAD and the null body statuses 101, 103, 204, 205 and 304
+// have none) gives an empty stream, so `res.body!.getReader()` throws. The
+// codec frames an empty body as "none" (`_http1.ts`, `framing =
+// contentLength === 0 ? "none" : "length"`) and `_connection.ts`
+// `#complete()` then delivers `null` for "none" framing instead of the empty
+// bytes it gives other empty bodies.
+Deno.test({
+  name:
+    "Client.fetch() gives a 200 with Content-Length: 0 an empty body, not a null one",
+  ignore: true,
+  ...TEST_OPTIONS,
+  async fn() {
+    await using server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () => new Response(""),
+    );
+    using builtin = Deno.createHttpClient({});
+    await using client = createClient();
+    const url = `http://127.0.0.1:${server.addr.port}/`;
+    const theirs = await fetch(url, { client: builtin });
+    assertEquals(theirs.headers.get("content-length"), "0");
+    assert(theirs.body !== null, "the built-in fetch gives a body");
+    await theirs.body.cancel();
+    const ours = await client.fetch(url);
+    assertEquals(ours.status, 200);
+    assert(ours.body !== null, "an empty body, not a null one");
+    assertEquals((await ours.bytes()).byteLength, 0);
   },
 });
