@@ -112,6 +112,12 @@ export class Exchange {
   responded = false;
   /** Whether the connection had carried a request before. */
   reused = false;
+  /**
+   * Set by the client: this attempt must go on a connection opened after the
+   * one with this id (a kept-alive sibling just died under the last
+   * attempt); -1 when any connection will do.
+   */
+  freshAfter = -1;
   /** When it was queued (`Date.now()`), for stats. */
   readonly queuedAt: number;
   /** Set by the pool: called when the caller's signal aborts. */
@@ -222,6 +228,15 @@ function deferMicrotasks(fn: () => void, turns: number): void {
  * {@linkcode Connection.close}.
  */
 export class Connection {
+  static #lastId = 0;
+
+  /** The id of the connection opened last, process-wide. */
+  static get lastId(): number {
+    return Connection.#lastId;
+  }
+
+  /** Increasing, process-wide: a larger id is a newer connection. */
+  readonly id: number = ++Connection.#lastId;
   /** Requests assigned to this connection so far. */
   requests = 0;
   /** Responses completed on this connection so far. */

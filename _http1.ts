@@ -41,7 +41,7 @@ export const DEFAULT_PARSER_LIMITS: Readonly<ParserLimits> = Object.freeze({
 /**
  * How the body of a response is delimited (RFC 9112 §6.3).
  *
- * - `none`: no body (HEAD, 1xx, 204, 304, or `Content-Length: 0`).
+ * - `none`: no body (HEAD, 1xx, 204, 304).
  * - `length`: exactly `length` bytes.
  * - `chunked`: the chunked transfer coding (§7.1).
  * - `close`: everything until the server closes the connection.
@@ -294,7 +294,7 @@ export function parseResponseHead(
     }
   } else if (contentLengthValue !== undefined) {
     contentLength = parseContentLength(contentLengthValue);
-    framing = contentLength === 0 ? "none" : "length";
+    framing = "length";
   } else {
     framing = "close";
   }

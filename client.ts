@@ -12,7 +12,7 @@ import {
   extractBody,
   type RequestBody,
 } from "./_body.ts";
-import { Exchange, type ExchangeResult } from "./_connection.ts";
+import { Connection, Exchange, type ExchangeResult } from "./_connection.ts";
 import { RequestFailure } from "./_errors.ts";
 import {
   DEFAULT_PARSER_LIMITS,
@@ -413,6 +413,7 @@ export class Client implements AsyncDisposable {
     let info: RetryRequestInfo | undefined;
     const policy = this.#policy;
     entry.budget.recordRequest();
+    let freshAfter = -1;
     for (let attempt = 1;; attempt++) {
       const exchange = new Exchange(
         method,
@@ -421,6 +422,7 @@ export class Client implements AsyncDisposable {
         pipelinable,
         request.signal,
       );
+      exchange.freshAfter = freshAfter;
       entry.pool.request(exchange);
       let decision: RetryDecision | null;
       let result: ExchangeResult | undefined;
@@ -468,6 +470,7 @@ export class Client implements AsyncDisposable {
           exchange.connection?.close("not-reusable");
         }
       }
+      freshAfter = decision.freshConnection ? Connection.lastId : -1;
       this.#retries[decision.reason]++;
       policy.notify({
         attempt,

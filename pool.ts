@@ -254,6 +254,7 @@ export class Pool implements ConnectionHost {
   #queue: Exchange[] = [];
   #queueHead = 0;
   #closing = false;
+  #draining = false;
   #closed: Promise<void> | null = null;
   #resolveClosed: (() => void) | null = null;
   #pipelineBannedUntil = 0;
@@ -317,8 +318,9 @@ export class Pool implements ConnectionHost {
       );
       return;
     }
-    if (this.#queueLength === 0) {
-      const conn = this.#takeIdle() ?? this.#takeForPipelining(exchange, true);
+    if (this.#queueLength === 0 && exchange.freshAfter === -1) {
+      const conn = this.#takeIdle(-1) ??
+        this.#takeForPipelining(exchange, true);
       if (conn !== null) {
         this.#send(conn, exchange);
         return;
@@ -394,33 +396,47 @@ export class Pool implements ConnectionHost {
 
   /** Gives queued requests to connections, and opens connections for them. */
   #drain(): void {
+    // Closing a connection below calls back into closed(), which drains:
+    // one loop at a time.
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      this.#drainLoop();
+    } finally {
+      this.#draining = false;
+    }
+    if (this.#closing) this.#closeIfDone();
+  }
+
+  #drainLoop(): void {
     while (this.#queueLength > 0) {
-      const idle = this.#takeIdle();
+      const head = this.#queue[this.#queueHead];
+      const idle = this.#takeIdle(head.freshAfter);
       if (idle !== null) {
         this.#send(idle, this.#shift());
         continue;
       }
       const waiting = this.#queueLength;
+      if (waiting <= this.#connecting.size) break;
       if (
-        waiting > this.#connecting.size &&
         this.#conns.size + this.#connecting.size < this.#settings.maxConnections
       ) {
         this.#open();
         continue;
       }
-      if (waiting > this.#connecting.size) {
-        const conn = this.#takeForPipelining(
-          this.#queue[this.#queueHead],
-          false,
-        );
-        if (conn !== null) {
-          this.#send(conn, this.#shift());
-          continue;
-        }
+      if (head.freshAfter !== -1) {
+        // At the bound, and the request must not go on a kept-alive
+        // connection (its sibling just died under it): make room by closing
+        // the least recently used idle one, whose liveness is in doubt too.
+        const sibling = this.#idle.shift();
+        if (sibling === undefined) break;
+        sibling.close("not-reusable");
+        continue;
       }
-      break;
+      const conn = this.#takeForPipelining(head, false);
+      if (conn === null) break;
+      this.#send(conn, this.#shift());
     }
-    if (this.#closing) this.#closeIfDone();
   }
 
   #send(conn: Connection, exchange: Exchange): void {
@@ -430,17 +446,26 @@ export class Pool implements ConnectionHost {
     conn.send(exchange);
   }
 
-  /** The most recently used idle connection that is still good, or null. */
-  #takeIdle(): Connection | null {
+  /**
+   * The most recently used idle connection that is still good, or null.
+   * With `freshAfter` other than -1, only one opened after that connection.
+   */
+  #takeIdle(freshAfter: number): Connection | null {
     const now = Date.now();
-    while (this.#idle.length > 0) {
-      const conn = this.#idle.pop()!;
-      if (!conn.accepting || conn.inFlight > 0) continue;
+    for (let i = this.#idle.length - 1; i >= 0; i--) {
+      const conn = this.#idle[i];
+      if (!conn.accepting || conn.inFlight > 0) {
+        this.#idle.splice(i, 1);
+        continue;
+      }
       const expired = this.#expiry(conn);
       if (now >= expired.at) {
+        this.#idle.splice(i, 1);
         this.#evict(conn, expired.reason);
         continue;
       }
+      if (conn.id <= freshAfter) continue;
+      this.#idle.splice(i, 1);
       return conn;
     }
     return null;

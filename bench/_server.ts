@@ -4,7 +4,8 @@
  * process so that the client's CPU time is measured alone.
  *
  * It speaks just enough HTTP/1.1 for the workloads, on raw `Deno.listen`
- * sockets, and is correct under pipelining: requests are parsed in a loop
+ * sockets (TLS: `node:tls`, see `NodeSocketConn`), and is correct under
+ * pipelining: requests are parsed in a loop
  * from a per-connection buffer, answered in order, and the responses to all
  * the complete requests found in one read go out in one write.
  *

@@ -368,7 +368,7 @@ function build(spec: ResponseSpec): { wire: Uint8Array; expected: Parsed } {
   if (head && framing.kind === "length") {
     body = framing.body;
     parts.push(body);
-    kind = body.length === 0 ? "none" : "length";
+    kind = "length";
     contentLength = body.length;
   } else if (head && framing.kind === "chunked") {
     kind = "chunked";

@@ -585,8 +585,10 @@ Deno.test("parseResponseHead() frames a body by Content-Length", () => {
   assertEquals(head.contentLength, 11);
   assert(head.keepAlive);
   assertEquals(text(parsed.body), "hello world");
+  // An empty body is still a body (only HEAD, 1xx, 204 and 304 have none).
   const empty = headOf(parseOk("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
-  assertEquals(empty.framing, "none");
+  assertEquals(empty.framing, "length");
+  assertEquals(empty.contentLength, 0);
 });
 
 Deno.test("parseResponseHead() accepts identical duplicate Content-Length values", () => {

@@ -495,18 +495,10 @@ Deno.test({
   },
 });
 
-// BUG: a 200 response with `Content-Length: 0` reaches the caller with a null
-// body (`res.body === null`), where the built-in fetch (and the Fetch
-// standard: only HEAD and the null body statuses 101, 103, 204, 205 and 304
-// have none) gives an empty stream, so `res.body!.getReader()` throws. The
-// codec frames an empty body as "none" (`_http1.ts`, `framing =
-// contentLength === 0 ? "none" : "length"`) and `_connection.ts`
-// `#complete()` then delivers `null` for "none" framing instead of the empty
-// bytes it gives other empty bodies.
+// Only HEAD and the null body statuses have no body; an empty one is a body.
 Deno.test({
   name:
     "Client.fetch() gives a 200 with Content-Length: 0 an empty body, not a null one",
-  ignore: true,
   ...TEST_OPTIONS,
   async fn() {
     await using server = Deno.serve(

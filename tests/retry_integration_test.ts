@@ -547,17 +547,8 @@ Deno.test("Client.fetch() replays as stale a pipelined request the server closed
 });
 
 Deno.test({
-  // BUG: client.ts `Client.#send` ignores `decision.freshConnection` for
-  // failures (it only closes the connection of a 408), and the pool has no
-  // way to be asked for a new connection, so a "stale" replay takes the next
-  // idle kept-alive connection: a sibling of the one that just died, likely
-  // dead too. Here both idle connections close under a request; with
-  // maxAttempts 2 the replay lands on the other one and the GET fails
-  // ("gave up after 2 attempts"); the server sees race on 2, then on 1,
-  // never on a new connection 3.
   name:
     "Client.fetch() replays the keep-alive race on a new connection, not on an idle sibling",
-  ignore: true,
   async fn() {
     await using server = scriptedServer(async (s) => {
       if (s.conn <= 2 && s.nth === 2) return null;
