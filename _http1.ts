@@ -21,7 +21,7 @@ export interface ParserLimits {
   maxHeaderSize: number;
   /** Header fields in one response head. */
   maxHeaderCount: number;
-  /** Bytes in a chunk-size line, extensions included. */
+  /** Bytes in a chunk-size line, extensions included, line end excluded. */
   maxChunkLineLength: number;
   /**
    * Bytes of trailer fields after the last chunk, with their line ends; the
@@ -424,14 +424,17 @@ export class ChunkedDecoder {
         case ChunkState.Size: {
           const lf = buf.indexOf(LF, pos);
           if (lf === -1 || lf >= end) {
-            if (end - pos > this.#limits.maxChunkLineLength) {
+            // One more byte may be the CR of a line at the limit.
+            if (end - pos > this.#limits.maxChunkLineLength + 1) {
               throw new HttpParseError(
                 "Chunk-size line exceeds maxChunkLineLength",
               );
             }
             return pos - start;
           }
-          if (lf - pos > this.#limits.maxChunkLineLength) {
+          const lineLength = lf - pos -
+            (lf > pos && buf[lf - 1] === CR ? 1 : 0);
+          if (lineLength > this.#limits.maxChunkLineLength) {
             throw new HttpParseError(
               "Chunk-size line exceeds maxChunkLineLength",
             );

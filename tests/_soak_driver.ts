@@ -55,6 +55,10 @@ export interface SoakReport {
   requests: { issued: number; settled: number; get: number; post: number };
   /** Settled requests per second. */
   throughput: number;
+  /** Milliseconds from issue to settling (body read included). */
+  latency: { p50: number; p99: number; max: number };
+  /** Requests that took longer than 5 s to settle, with examples. */
+  slow: { count: number; examples: string[] };
   /** Responses by method and status (with the right body). */
   responses: Record<string, number>;
   /** Failures by method and cause. */
@@ -80,6 +84,8 @@ export interface SoakReport {
     peakRss: number;
     rssAfterWarmup: number;
     rssEnd: number;
+    externalAfterWarmup: number;
+    externalEnd: number;
     heapAfterWarmup: number;
     heapEnd: number;
     gcAvailable: boolean;
@@ -180,6 +186,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let peakRss = 0;
   let rssAfterWarmup = 0;
   let heapAfterWarmup = 0;
+  let externalAfterWarmup = 0;
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
   }, 250);
@@ -299,6 +306,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         const usage = Deno.memoryUsage();
         rssAfterWarmup = usage.rss;
         heapAfterWarmup = usage.heapUsed;
+        externalAfterWarmup = usage.external;
       }
       const now = Date.now();
       if (options.onProgress !== undefined && now - lastProgress >= 1000) {
@@ -333,7 +341,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   if (rssAfterWarmup === 0) {
     rssAfterWarmup = end.rss;
     heapAfterWarmup = end.heapUsed;
+    externalAfterWarmup = end.external;
   }
+  latencies.sort((a, b) => a - b);
+  const quantile = (q: number) =>
+    latencies.length === 0 ? 0 : latencies[
+      Math.min(latencies.length - 1, Math.floor(q * latencies.length))
+    ];
 
   let duplicatePosts = 0;
   server.posts.forEach((count, id) => {
@@ -370,7 +384,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const heapEnd = end.heapUsed;
   // Flat: the heap at the end (after GC, all connections closed) is not
   // above the heap after warm-up by more than 50 % + 16 MiB.
-  const flat = heapEnd <= heapAfterWarmup * 1.5 + 16 * MIB;
+  const flat = heapEnd <= heapAfterWarmup * 1.5 + 16 * MIB &&
+    end.external <= externalAfterWarmup * 1.5 + 16 * MIB;
   const round = (bytes: number) => Math.round((bytes / MIB) * 10) / 10;
   return {
     config: {
@@ -385,6 +400,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     durationMs,
     requests: { issued, settled, get: gets, post: posts },
     throughput: Math.round(settled / (durationMs / 1000)),
+    latency: { p50: quantile(0.5), p99: quantile(0.99), max: quantile(1) },
+    slow: { count: slow, examples: slowExamples },
     responses,
     failures,
     invariants,
@@ -394,6 +411,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       peakRss: round(peakRss),
       rssAfterWarmup: round(rssAfterWarmup),
       rssEnd: round(end.rss),
+      externalAfterWarmup: round(externalAfterWarmup),
+      externalEnd: round(end.external),
       heapAfterWarmup: round(heapAfterWarmup),
       heapEnd: round(heapEnd),
       gcAvailable,
@@ -419,6 +438,10 @@ export function formatReport(report: SoakReport): string {
     } s, ${report.throughput} req/s`,
   );
   lines.push(
+    `latency (ms): p50 ${report.latency.p50}, p99 ${report.latency.p99}, max ${report.latency.max}; slower than 5 s: ${report.slow.count}`,
+  );
+  for (const e of report.slow.examples) lines.push(`  slow: ${e}`);
+  lines.push(
     `config: ${
       Object.entries(report.config).map(([k, v]) => `${k}=${v}`).join(" ")
     }`,
@@ -435,7 +458,7 @@ export function formatReport(report: SoakReport): string {
     `POSTs failed: ${report.postsFailedAfterServerRead} after the server read them (not retried, by design), ${report.postsFailedUnread} before`,
   );
   lines.push(
-    `memory (MiB): peak RSS ${memory.peakRss}; after warm-up RSS ${memory.rssAfterWarmup} heap ${memory.heapAfterWarmup}; end RSS ${memory.rssEnd} heap ${memory.heapEnd} (${
+    `memory (MiB): peak RSS ${memory.peakRss}; after warm-up RSS ${memory.rssAfterWarmup} heap ${memory.heapAfterWarmup} external ${memory.externalAfterWarmup}; end RSS ${memory.rssEnd} heap ${memory.heapEnd} external ${memory.externalEnd} (${
       memory.gcAvailable ? "after GC" : "no --expose-gc"
     }): ${memory.flat ? "flat" : "GROWING"}`,
   );

@@ -832,24 +832,27 @@ Deno.test("ChunkedDecoder.decode() rejects an invalid chunk size", () => {
 
 Deno.test("ChunkedDecoder.decode() accepts a chunk-size line of exactly maxChunkLineLength bytes", () => {
   const lim = limits({ maxChunkLineLength: 16 });
-  // The line before its LF, CR included.
-  const exact = "5;abcdefghijklm\r";
+  // The line before its CRLF.
+  const exact = "5;abcdefghijklmn";
   assertEquals(exact.length, 16);
   const prefix = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-  const parsed = parseOk(`${prefix}${exact}\nhello\r\n0\r\n\r\n`, {
-    limits: lim,
-  });
-  assertEquals(text(parsed.body), "hello");
-  const error = parseFails(`${prefix}5;abcdefghijklmn\r\nhello\r\n0\r\n\r\n`, {
+  for (const eol of ["\r\n", "\n"]) {
+    const parsed = parseOk(`${prefix}${exact}${eol}hello\r\n0\r\n\r\n`, {
+      limits: lim,
+    });
+    assertEquals(text(parsed.body), "hello");
+  }
+  const error = parseFails(`${prefix}5;abcdefghijklmno\r\nhello\r\n0\r\n\r\n`, {
     limits: lim,
   });
   assertStringIncludes(error.message, "maxChunkLineLength");
 
-  // Incomplete: 16 bytes without LF wait for more, 17 fail.
+  // Incomplete: 17 bytes without LF wait for more (the 17th may be the CR),
+  // 18 fail.
   const long = bytes("5;abcdefghijklmnopqrstuvwxyz");
-  assertEquals(new ChunkedDecoder(lim).decode(long, 0, 16), 0);
+  assertEquals(new ChunkedDecoder(lim).decode(long, 0, 17), 0);
   assertThrows(
-    () => new ChunkedDecoder(lim).decode(long, 0, 17),
+    () => new ChunkedDecoder(lim).decode(long, 0, 18),
     HttpParseError,
     "maxChunkLineLength",
   );

@@ -139,6 +139,8 @@ try {
       console.error(
         `  ${(elapsed / 1000).toFixed(0)} s: ${done} settled, RSS ${
           (Deno.memoryUsage().rss / 1024 / 1024).toFixed(0)
+        } MiB, external ${
+          (Deno.memoryUsage().external / 1024 / 1024).toFixed(0)
         } MiB`,
       ),
   });
