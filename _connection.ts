@@ -118,8 +118,8 @@ export class Exchange {
    * attempt); -1 when any connection will do.
    */
   freshAfter = -1;
-  /** When it was queued (`Date.now()`), for stats. */
-  readonly queuedAt: number;
+  /** When it was queued (`Date.now()`), for stats; set by the pool. */
+  queuedAt = 0;
   /** Set by the pool: called when the caller's signal aborts. */
   onAbort: (() => void) | null = null;
   head: ResponseHead | null = null;
@@ -144,7 +144,6 @@ export class Exchange {
     this.stream = stream;
     this.pipelinable = pipelinable;
     this.signal = signal;
-    this.queuedAt = Date.now();
     this.promise = new Promise<ExchangeResult>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -368,10 +367,14 @@ export class Connection {
 
   // ---- writing -----------------------------------------------------------
 
-  #flush = async (): Promise<void> => {
+  #flush = (): void => {
     this.#flushQueued = false;
     if (this.#writing || this.#closed) return;
     this.#writing = true;
+    this.#writeLoop();
+  };
+
+  async #writeLoop(): Promise<void> {
     try {
       while (this.#pending.length > 0 && !this.#closed) {
         const chunks = this.#pending;
@@ -379,9 +382,23 @@ export class Connection {
         this.#pending = [];
         this.#pendingExchanges = [];
         const data = chunks.length === 1 ? chunks[0] : concat(chunks);
-        await this.#writeBatch(data, chunks, batch);
+        // Marked written before the write: if the socket fails while the
+        // write is under way, no request of the batch may be taken for
+        // unsent (and replayed as such). Only a first write that fails
+        // outright proves that none of its bytes went out.
+        for (const exchange of batch) exchange.written = true;
+        let written: number;
+        try {
+          written = await this.#conn.write(data);
+        } catch (error) {
+          for (const exchange of batch) exchange.written = false;
+          throw error;
+        }
+        while (written < data.byteLength && !this.#closed) {
+          written += await this.#conn.write(data.subarray(written));
+        }
         for (const exchange of batch) {
-          if (exchange.stream !== null && !exchange.done) {
+          if (exchange.stream !== null && !exchange.done && !this.#closed) {
             await this.#writeStream(exchange);
           }
         }
@@ -390,30 +407,6 @@ export class Connection {
       this.#shutdown("error", error);
     } finally {
       this.#writing = false;
-    }
-  };
-
-  async #writeBatch(
-    data: Uint8Array,
-    chunks: Uint8Array[],
-    batch: Exchange[],
-  ): Promise<void> {
-    let written = 0;
-    // The byte offset where each exchange's request starts, to know which
-    // ones had any byte written if a later write fails.
-    let next = 0;
-    let startOfNext = 0;
-    while (written < data.byteLength) {
-      const n = await this.#conn.write(
-        written === 0 ? data : data.subarray(written),
-      );
-      written += n;
-      while (next < batch.length && startOfNext < written) {
-        batch[next].written = true;
-        startOfNext += chunks[next].byteLength;
-        next++;
-      }
-      if (this.#closed) return;
     }
   }
 

@@ -341,6 +341,7 @@ export class Pool implements ConnectionHost {
 
   #enqueue(exchange: Exchange): void {
     this.#queue.push(exchange);
+    exchange.queuedAt = Date.now();
     this.#stats.queuedRequests++;
     if (exchange.signal !== undefined) {
       exchange.onAbort = () => {
@@ -458,10 +459,9 @@ export class Pool implements ConnectionHost {
         this.#idle.splice(i, 1);
         continue;
       }
-      const expired = this.#expiry(conn);
-      if (now >= expired.at) {
+      if (now >= this.#expiry(conn)) {
         this.#idle.splice(i, 1);
-        this.#evict(conn, expired.reason);
+        this.#evict(conn, this.#expiryReason(conn));
         continue;
       }
       if (conn.id <= freshAfter) continue;
@@ -505,17 +505,22 @@ export class Pool implements ConnectionHost {
     return best;
   }
 
-  /** When an idle connection expires, and which limit expires it. */
-  #expiry(conn: Connection): { at: number; reason: CloseReason } {
+  /** When an idle connection expires (`Date.now()` time). */
+  #expiry(conn: Connection): number {
     const idleAt = conn.idleSince + this.#settings.idleTimeout;
-    if (conn.keepAliveTimeout !== undefined) {
-      const keepAliveAt = conn.idleSince + conn.keepAliveTimeout -
-        KEEP_ALIVE_MARGIN;
-      if (keepAliveAt < idleAt) {
-        return { at: keepAliveAt, reason: "keep-alive-timeout" };
-      }
-    }
-    return { at: idleAt, reason: "idle-timeout" };
+    if (conn.keepAliveTimeout === undefined) return idleAt;
+    return Math.min(
+      idleAt,
+      conn.idleSince + conn.keepAliveTimeout - KEEP_ALIVE_MARGIN,
+    );
+  }
+
+  /** Which limit expired an idle connection. */
+  #expiryReason(conn: Connection): CloseReason {
+    return conn.keepAliveTimeout !== undefined &&
+        conn.keepAliveTimeout - KEEP_ALIVE_MARGIN < this.#settings.idleTimeout
+      ? "keep-alive-timeout"
+      : "idle-timeout";
   }
 
   #evict(conn: Connection, reason: CloseReason): void {
@@ -638,7 +643,7 @@ export class Pool implements ConnectionHost {
 
   /** Makes sure the idle timer fires by the time `conn` expires. */
   #armIdleTimer(conn: Connection): void {
-    const due = this.#expiry(conn).at;
+    const due = this.#expiry(conn);
     if (due >= this.#idleTimerDue) return;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimerDue = due;
@@ -655,10 +660,10 @@ export class Pool implements ConnectionHost {
     let nextAt = Infinity;
     for (const conn of [...this.#idle]) {
       const expiry = this.#expiry(conn);
-      if (now >= expiry.at) {
-        this.#evict(conn, expiry.reason);
-      } else if (expiry.at < nextAt) {
-        nextAt = expiry.at;
+      if (now >= expiry) {
+        this.#evict(conn, this.#expiryReason(conn));
+      } else if (expiry < nextAt) {
+        nextAt = expiry;
         next = conn;
       }
     }

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { createClient } from "../mod.ts";
+import { type ClientStats, createClient } from "../mod.ts";
 import { soakBody, type SoakServerReport } from "./_soak_server.ts";
 
 /** Options of {@linkcode runSoak}. */
@@ -41,8 +41,8 @@ export interface SoakOptions {
   connections: number;
   /** Milliseconds after which a request that has not settled counts as hung. */
   hangMs?: number;
-  /** Called about once a second with progress. */
-  onProgress?: (done: number, elapsedMs: number) => void;
+  /** Called about once a second with progress and the client's stats. */
+  onProgress?: (done: number, elapsedMs: number, stats: ClientStats) => void;
 }
 
 /** What a soak run found. */
@@ -254,7 +254,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     if (text !== soakBody(id, method, n)) {
       corrupt++;
       if (method === "GET") lostGets++;
-      example(`${method} ${id}: body of ${text.length} bytes is not intact`);
+      example(
+        `${method} ${id}: body of ${text.length} bytes is not intact (${
+          soakBody(id, method, n).length
+        } expected; status ${res.status}, content-length ${
+          res.headers.get("content-length")
+        }, transfer-encoding ${res.headers.get("transfer-encoding")})`,
+      );
       return;
     }
     bump(responses, `${method} ${res.status}`);
@@ -311,7 +317,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const now = Date.now();
       if (options.onProgress !== undefined && now - lastProgress >= 1000) {
         lastProgress = now;
-        options.onProgress(settled, now - start);
+        options.onProgress(settled, now - start, client.stats());
       }
     }
   }

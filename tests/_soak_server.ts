@@ -292,13 +292,19 @@ export function startSoakServer(options: SoakServerOptions = {}): SoakServer {
     }
   }
 
+  /**
+   * Writes `data` in small pieces: 1–40 bytes over the first 4 KiB (the
+   * head and the start of the body, cut anywhere), then up to 16 KiB.
+   */
   async function writeSplit(conn: Deno.Conn, data: Uint8Array): Promise<void> {
     let i = 0;
     while (i < data.length) {
-      const size = 1 + Math.floor(random() * 40);
+      const size = i < 4096
+        ? 1 + Math.floor(random() * 40)
+        : 1 + Math.floor(random() * 16384);
       await write(conn, data.subarray(i, i + size));
       i += size;
-      await sleep(random() < 0.3 ? 1 : 0);
+      await sleep(random() < 0.1 ? 1 : 0);
     }
   }
 
@@ -308,6 +314,7 @@ export function startSoakServer(options: SoakServerOptions = {}): SoakServer {
     method: string,
     status: number,
     extra: string[] = [],
+    delimited = true,
   ): { bytes: Uint8Array; close: boolean } {
     const large = random() < 0.02;
     const n = large
@@ -323,7 +330,9 @@ export function startSoakServer(options: SoakServerOptions = {}): SoakServer {
     const headers = [`content-type: text/plain`, ...extra];
     let close = status === 408;
     if (close) headers.push("connection: close");
-    const shape = random();
+    // A close-delimited body cut short looks complete (RFC 9112 §6.3): when
+    // the response is to be cut, frame it so that the cut can be told.
+    const shape = delimited ? random() : random() * 0.92;
     let version = "HTTP/1.1";
     let framed: Uint8Array;
     if (method === "HEAD") {
@@ -459,7 +468,13 @@ export function startSoakServer(options: SoakServerOptions = {}): SoakServer {
       if (fault !== null) count(fault);
       if (fault === "stall") await sleep(5 + Math.floor(random() * 145));
       if (fault === "longStall") await sleep(longStallMs);
-      const { bytes, close } = build(id, req.method, status, extra);
+      const { bytes, close } = build(
+        id,
+        req.method,
+        status,
+        extra,
+        fault !== "closeMidResponse",
+      );
       try {
         if (fault === "closeMidResponse") {
           await write(

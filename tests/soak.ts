@@ -135,14 +135,19 @@ try {
     postRatio,
     pipelining,
     connections,
-    onProgress: quiet ? undefined : (done, elapsed) =>
+    onProgress: quiet ? undefined : (done, elapsed, stats) => {
+      const memory = Deno.memoryUsage();
+      const pool = stats.origins[0];
       console.error(
-        `  ${(elapsed / 1000).toFixed(0)} s: ${done} settled, RSS ${
-          (Deno.memoryUsage().rss / 1024 / 1024).toFixed(0)
-        } MiB, external ${
-          (Deno.memoryUsage().external / 1024 / 1024).toFixed(0)
-        } MiB`,
-      ),
+        `  ${(elapsed / 1000).toFixed(0)} s: ${done} settled; RSS ${
+          (memory.rss / 1024 / 1024).toFixed(0)
+        } MiB, external ${(memory.external / 1024 / 1024).toFixed(0)} MiB; ${
+          pool === undefined
+            ? "no pool"
+            : `open ${pool.open} (busy ${pool.busy}), connecting ${pool.connecting}, queued ${pool.queued}`
+        }`,
+      );
+    },
   });
 } finally {
   await target.close();
