@@ -269,6 +269,7 @@ export class Connection {
   #timerDue = 0;
   #holTimer: ReturnType<typeof setTimeout> | undefined;
   #pullWaiter: (() => void) | null = null;
+  #spare: Uint8Array | null = null;
   #refed = true;
 
   private constructor(
@@ -455,14 +456,33 @@ export class Connection {
     try {
       while (!this.#closed) {
         const cur = this.#inflight[0];
-        if (
-          cur !== undefined && cur.phase === Phase.Stream &&
-          cur.controller !== null && cur.controller.desiredSize! <= 0
-        ) {
-          await this.#waitForReader(cur);
-          continue;
+        let n: number | null;
+        if (cur !== undefined && cur.phase !== Phase.Head) {
+          if (
+            cur.phase === Phase.Stream && cur.controller !== null &&
+            cur.controller.desiredSize! <= 0
+          ) {
+            await this.#waitForReader(cur);
+            continue;
+          }
+          if (this.#start === this.#end && cur.phase === Phase.Buffer) {
+            // The rest of a small body goes straight into its own buffer.
+            n = await this.#conn.read(cur.bodyBuf!.subarray(cur.filled));
+            if (n !== null) cur.filled += n;
+          } else if (
+            this.#start === this.#end && cur.phase === Phase.Stream &&
+            cur.head!.framing === "length" && cur.remaining >= 16 * 1024
+          ) {
+            n = await this.#readChunk(cur);
+          } else {
+            n = await this.#conn.read(this.#bufferSpace());
+            if (n !== null) this.#end += n;
+          }
+        } else {
+          // The common case: heads (and small bodies) into the read buffer.
+          n = await this.#conn.read(this.#bufferSpace());
+          if (n !== null) this.#end += n;
         }
-        const n = await this.#read(cur);
         if (this.#closed) return;
         if (n === null) {
           this.#onEof();
@@ -476,31 +496,33 @@ export class Connection {
     }
   }
 
-  /** Reads once: into the body buffer or a fresh chunk when that saves a copy. */
-  async #read(cur: Exchange | undefined): Promise<number | null> {
-    if (cur !== undefined && this.#start === this.#end) {
-      if (cur.phase === Phase.Buffer) {
-        const n = await this.#conn.read(cur.bodyBuf!.subarray(cur.filled));
-        if (n !== null) cur.filled += n;
-        return n;
-      }
-      if (
-        cur.phase === Phase.Stream && cur.head!.framing === "length" &&
-        cur.remaining >= 16 * 1024
-      ) {
-        const chunk = new Uint8Array(Math.min(cur.remaining, 64 * 1024));
-        const n = await this.#conn.read(chunk);
-        if (n !== null && !this.#closed && !cur.done) {
-          cur.remaining -= n;
-          this.#enqueue(
-            cur,
-            n === chunk.byteLength ? chunk : chunk.subarray(0, n),
-          );
-          if (cur.remaining === 0) this.#finishStream(cur);
-        }
-        return n;
-      }
+  /**
+   * Reads a large body's next piece straight into a chunk that is handed to
+   * the reader: no copy. Short reads do not waste the chunk: the next read
+   * continues in its unused rest, so the chunks of a body share buffers
+   * that they fill.
+   */
+  async #readChunk(cur: Exchange): Promise<number | null> {
+    let space = this.#spare;
+    if (space === null || space.byteLength < 4096) {
+      space = new Uint8Array(64 * 1024);
     }
+    const view = space.byteLength > cur.remaining
+      ? space.subarray(0, cur.remaining)
+      : space;
+    this.#spare = null;
+    const n = await this.#conn.read(view);
+    if (n !== null && !this.#closed && !cur.done) {
+      this.#spare = space.subarray(n);
+      cur.remaining -= n;
+      this.#enqueue(cur, view.subarray(0, n));
+      if (cur.remaining === 0) this.#finishStream(cur);
+    }
+    return n;
+  }
+
+  /** The free end of the read buffer, after compacting or growing it. */
+  #bufferSpace(): Uint8Array {
     if (this.#start === this.#end) {
       this.#start = this.#end = 0;
     } else if (this.#end === this.#buf.byteLength) {
@@ -525,9 +547,7 @@ export class Connection {
         this.#buf = grown;
       }
     }
-    const n = await this.#conn.read(this.#buf.subarray(this.#end));
-    if (n !== null) this.#end += n;
-    return n;
+    return this.#buf.subarray(this.#end);
   }
 
   /** Consumes buffered bytes: heads, bodies, and the next heads behind. */

@@ -86,6 +86,7 @@ const NON_ASCII = /[^\0-\x7f]/;
 const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: (.*))?$/;
 const DIGITS = /^\d+$/;
 const HEX = /^[0-9A-Fa-f]+$/;
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const MAX_CONTENT_LENGTH_DIGITS = 15; // stays below Number.MAX_SAFE_INTEGER
 
 /**
@@ -93,12 +94,11 @@ const MAX_CONTENT_LENGTH_DIGITS = 15; // stays below Number.MAX_SAFE_INTEGER
  * strings in the Fetch standard, so obs-text survives unchanged.
  */
 export function latin1(bytes: Uint8Array, start: number, end: number): string {
-  if (end - start <= 8192) {
-    return String.fromCharCode.apply(
-      null,
-      bytes.subarray(start, end) as unknown as number[],
-    );
-  }
+  // Heads are nearly always ASCII, where UTF-8 and Latin-1 agree and the
+  // native UTF-8 decoder is ten times faster; anything else takes the exact
+  // byte-per-char path (ignoreBOM keeps a leading BOM visible to the check).
+  const ascii = utf8.decode(bytes.subarray(start, end));
+  if (!NON_ASCII.test(ascii)) return ascii;
   let out = "";
   for (let i = start; i < end; i += 8192) {
     out += String.fromCharCode.apply(

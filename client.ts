@@ -244,6 +244,8 @@ interface OriginEntry {
  */
 export class Client implements AsyncDisposable {
   #origins = new Map<string, OriginEntry>();
+  /** The origin entry of each URL object seen, to skip building the key. */
+  #entries = new WeakMap<URL, OriginEntry>();
   #poolSettings: PoolSettings;
   #policy: RetryPolicy;
   #maxDecodedBodySize: number;
@@ -398,17 +400,22 @@ export class Client implements AsyncDisposable {
     const entry = this.#entry(request.url);
     const method = request.method;
     const { body } = request;
-    const target = request.url.pathname + request.url.search;
-    if (request.headers !== EMPTY_HEADERS || !KNOWN_METHODS.has(method)) {
-      // The client's own fields are valid by construction; check the rest.
-      validateRequestHead({ method, target, headers: request.headers });
-    } else {
-      validateRequestHead({ method, target, headers: [] });
+    const plainGet = method === "GET" && request.headers === EMPTY_HEADERS;
+    let bytes = plainGet ? plainGetCache.get(request.url) : undefined;
+    if (bytes === undefined) {
+      const target = request.url.pathname + request.url.search;
+      if (request.headers !== EMPTY_HEADERS || !KNOWN_METHODS.has(method)) {
+        // The client's own fields are valid by construction; check the rest.
+        validateRequestHead({ method, target, headers: request.headers });
+      } else {
+        validateRequestHead({ method, target, headers: [] });
+      }
+      bytes = encodeRequest(
+        { method, target, headers: buildHeaders(request) },
+        body.bytes,
+      );
+      if (plainGet) plainGetCache.set(request.url, bytes);
     }
-    const bytes = encodeRequest(
-      { method, target, headers: buildHeaders(request) },
-      body.bytes,
-    );
     const pipelinable = body.stream === null && isIdempotentMethod(method);
     let info: RetryRequestInfo | undefined;
     const policy = this.#policy;
@@ -489,6 +496,8 @@ export class Client implements AsyncDisposable {
   }
 
   #entry(url: URL): OriginEntry {
+    const cached = this.#entries.get(url);
+    if (cached !== undefined) return cached;
     const key = url.protocol + "//" + url.host;
     let entry = this.#origins.get(key);
     if (entry === undefined) {
@@ -501,6 +510,7 @@ export class Client implements AsyncDisposable {
       };
       this.#origins.set(key, entry);
     }
+    this.#entries.set(url, entry);
     return entry;
   }
 
@@ -689,6 +699,35 @@ const NORMALIZED_METHODS: Record<string, string> = {
   patch: "PATCH",
 };
 
+/**
+ * Parsed URL strings. The client never mutates a URL it parsed, so one
+ * object can serve every request for the same string; bounded, and simply
+ * emptied when full.
+ */
+const urlCache = new Map<string, URL>();
+const URL_CACHE_SIZE = 1024;
+
+function parseUrl(input: string): URL {
+  let url = urlCache.get(input);
+  if (url !== undefined) return url;
+  try {
+    url = new URL(input);
+  } catch (error) {
+    throw new TypeError(`Cannot fetch as the URL is invalid: ${input}`, {
+      cause: error,
+    });
+  }
+  if (urlCache.size >= URL_CACHE_SIZE) urlCache.clear();
+  urlCache.set(input, url);
+  return url;
+}
+
+/**
+ * The encoded bytes of a plain GET (no caller headers) per URL: for a URL
+ * fetched again and again, the request is the same every time.
+ */
+const plainGetCache = new WeakMap<URL, Uint8Array>();
+
 function prepare(
   input: string | URL | Request,
   init: RequestInit | undefined,
@@ -706,6 +745,8 @@ function prepare(
     bodyInit = input.body;
     signal = input.signal;
     redirect = input.redirect;
+  } else if (typeof input === "string") {
+    url = parseUrl(input);
   } else {
     try {
       url = new URL(input);

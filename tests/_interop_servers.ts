@@ -300,6 +300,129 @@ async function spawnWithPort(
   return { port, stop };
 }
 
+const NODE_RESET_SCRIPT = String.raw`
+const net = require("net");
+// Times each request (method and target) was read, for /log.
+const seen = {};
+let conns = 0;
+const server = net.createServer((socket) => {
+  conns++;
+  let buf = Buffer.alloc(0);
+  let served = 0;
+  let resetNext = false;
+  socket.on("error", () => {});
+  socket.on("data", (data) => {
+    if (resetNext) {
+      // The keep-alive race: the connection dies as a request arrives,
+      // unread.
+      socket.resetAndDestroy();
+      return;
+    }
+    buf = Buffer.concat([buf, data]);
+    while (true) {
+      const end = buf.indexOf("
+
+");
+      if (end === -1) return;
+      const head = buf.subarray(0, end).toString("latin1");
+      const match = /content-length: *(\d+)/i.exec(head);
+      const length = match ? Number(match[1]) : 0;
+      if (buf.length < end + 4 + length) return;
+      buf = buf.subarray(end + 4 + length);
+      const [method, target] = head.split(" ");
+      const key = method + " " + target;
+      seen[key] = (seen[key] ?? 0) + 1;
+      const path = target.split("?")[0];
+      served++;
+      const ok = (body) => socket.write(
+        "HTTP/1.1 200 OK
+content-type: text/plain
+content-length: " +
+          Buffer.byteLength(body) + "
+
+" + body,
+      );
+      if (path === "/log") {
+        ok(JSON.stringify({ seen, conns }));
+      } else if (path === "/ok") {
+        ok("ok " + key);
+      } else if (path === "/ok-then-reset") {
+        // Answer, then reset the connection when the next request comes.
+        ok("ok " + key);
+        resetNext = true;
+        return;
+      } else if (path === "/reset-once" && seen[key] > 1) {
+        ok("ok " + key + " after a reset");
+      } else if (path === "/reset" || path === "/reset-once") {
+        // Read the request, then reset: no response byte.
+        socket.resetAndDestroy();
+        return;
+      } else if (path === "/reset-mid-head") {
+        socket.write("HTTP/1.1 200 OK
+content-type: te");
+        setTimeout(() => socket.resetAndDestroy(), 20);
+        return;
+      } else if (path === "/reset-mid-body") {
+        // A body larger than the client's read-ahead, so it streams; reset
+        // a third of the way in.
+        socket.write(
+          "HTTP/1.1 200 OK
+content-type: text/plain
+content-length: 300000
+
+",
+        );
+        socket.write("x".repeat(100000));
+        setTimeout(() => socket.resetAndDestroy(), 50);
+        return;
+      } else {
+        ok("unknown " + key);
+      }
+    }
+  });
+});
+server.listen(0, "127.0.0.1", () => {
+  process.stdout.write(server.address().port + "
+");
+});
+`;
+
+/** A Node TCP server that resets connections (RST) on cue. */
+export interface ResetServer extends AsyncDisposable {
+  /** `http://127.0.0.1:<port>`. */
+  origin: string;
+  /** Times each request (`METHOD target`) was read, and connections. */
+  log(): Promise<{ seen: Record<string, number>; conns: number }>;
+  /** Stops the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a Node TCP server that speaks just enough HTTP/1.1 and resets
+ * connections with `socket.resetAndDestroy()` (a real RST, which a Deno
+ * server cannot send): `/reset` (after reading the request),
+ * `/reset-once` (the first time a target is seen), `/ok-then-reset`
+ * (answers, then resets when the next request arrives on the connection),
+ * `/reset-mid-head`, `/reset-mid-body`, `/ok`, and `/log`.
+ */
+export async function startNodeResetter(): Promise<ResetServer> {
+  const { port, stop } = await spawnWithPort("node", "node", [
+    "-e",
+    NODE_RESET_SCRIPT,
+  ]);
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    origin,
+    async log() {
+      using http = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+      const res = await fetch(`${origin}/log`, { client: http });
+      return await res.json();
+    },
+    close: stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
 /** Asks a server's `/conns` route, over a fresh connection of Deno's fetch. */
 async function askConns(origin: string): Promise<number> {
   using http = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });

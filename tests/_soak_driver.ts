@@ -328,7 +328,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     clearInterval(sampler);
   }
   const durationMs = Date.now() - start;
-  const totals = client.stats().totals;
+  const finalStats = client.stats();
+  const totals = finalStats.totals;
+  const pool = finalStats.origins[0];
   // Closing waits for requests in flight: bounded, since one could hang.
   let closeTimer: ReturnType<typeof setTimeout> | undefined;
   const closed = await Promise.race([
@@ -424,7 +426,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       gcAvailable,
       flat,
     },
-    client: { ...totals },
+    client: {
+      ...totals,
+      pipeliningSuspensions: pool?.pipeliningSuspensions ?? 0,
+      connectFailures: pool?.connectFailures ?? 0,
+    },
     server: { connections: server.connections, actions: server.actions },
     examples,
     ok: Object.values(invariants).every((n) => n === 0) && settled === issued &&
@@ -474,7 +480,9 @@ export function formatReport(report: SoakReport): string {
       Number(c.reuseRatio).toFixed(3)
     }, ${c.requestsPipelined} pipelined, retries ${
       JSON.stringify(c.retries)
-    }, retries denied ${c.retriesDenied}`,
+    }, retries denied ${c.retriesDenied}, pipelining suspended ${c.pipeliningSuspensions} times, evictions ${
+      JSON.stringify(c.evictions)
+    }`,
   );
   lines.push(
     `server: ${report.server.connections} connections; ${

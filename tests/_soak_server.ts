@@ -22,7 +22,7 @@
  * stream).
  *
  * Run as a program (`deno run --allow-net=127.0.0.1 tests/_soak_server.ts
- * [--seed N] [--no-long-stalls]`) it prints `{"port":N}` on a line, then
+ * [--seed N] [--no-long-stalls] [--keep-open]`) it prints `{"port":N}` on a line, then
  * answers each `report` line on stdin with the report as one JSON line, and
  * exits at `exit` or the end of stdin.
  *
@@ -78,7 +78,26 @@ export interface SoakServerOptions {
   faults?: Partial<FaultRates>;
   /** Milliseconds of a long stall. */
   longStallMs?: number;
+  /**
+   * Never close a connection: no closing faults (idle closes, resets, 408,
+   * cut responses, long stalls) and no close-delimited or HTTP/1.0
+   * responses, so that a client's pipelining is never suspended. Stalls,
+   * split writes, 429/503, interim responses, chunk extensions and trailers
+   * remain.
+   */
+  keepOpen?: boolean;
 }
+
+/** The faults that close a connection, all off with `keepOpen`. */
+const CLOSING_FAULTS: Partial<FaultRates> = {
+  idleClose: 0,
+  idle408: 0,
+  closeBeforeAnswer: 0,
+  reset: 0,
+  closeMidResponse: 0,
+  status408: 0,
+  longStall: 0,
+};
 
 /** What the server saw; ids index the count arrays. */
 export interface SoakServerReport {
@@ -253,8 +272,12 @@ function parseTarget(target: string): { id: number; m: string } | null {
 
 /** Starts the fault-injecting server on 127.0.0.1, port 0. */
 export function startSoakServer(options: SoakServerOptions = {}): SoakServer {
-  const { seed = 1, longStallMs = 3500 } = options;
-  const faults: FaultRates = { ...DEFAULT_FAULTS, ...options.faults };
+  const { seed = 1, longStallMs = 3500, keepOpen = false } = options;
+  const faults: FaultRates = {
+    ...DEFAULT_FAULTS,
+    ...options.faults,
+    ...(keepOpen ? CLOSING_FAULTS : {}),
+  };
   const random = prng(seed);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -332,7 +355,7 @@ export function startSoakServer(options: SoakServerOptions = {}): SoakServer {
     if (close) headers.push("connection: close");
     // A close-delimited body cut short looks complete (RFC 9112 §6.3): when
     // the response is to be cut, frame it so that the cut can be told.
-    const shape = delimited ? random() : random() * 0.92;
+    const shape = delimited && !keepOpen ? random() : random() * 0.92;
     let version = "HTTP/1.1";
     let framed: Uint8Array;
     if (method === "HEAD") {
@@ -369,13 +392,15 @@ export function startSoakServer(options: SoakServerOptions = {}): SoakServer {
       close = true;
       framed = body;
     } else {
-      count("shape:interim+length");
+      count("shape:length");
       headers.push(`content-length: ${body.length}`);
       framed = body;
     }
-    const interim = version === "HTTP/1.1" && random() < 0.01
-      ? "HTTP/1.1 103 Early Hints\r\nlink: </a>; rel=preload\r\n\r\n"
-      : "";
+    let interim = "";
+    if (version === "HTTP/1.1" && random() < 0.01) {
+      count("interim 103");
+      interim = "HTTP/1.1 103 Early Hints\r\nlink: </a>; rel=preload\r\n\r\n";
+    }
     const head = encoder.encode(
       `${interim}${version} ${status} ${reasons[status]}\r\n${
         headers.join("\r\n")
@@ -562,6 +587,7 @@ if (import.meta.main) {
   const server = startSoakServer({
     seed: Number(flag("--seed") ?? "1"),
     faults: args.includes("--no-long-stalls") ? { longStall: 0 } : {},
+    keepOpen: args.includes("--keep-open"),
   });
   const out = async (line: string) => {
     await Deno.stdout.write(encoder.encode(line + "\n"));

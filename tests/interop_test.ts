@@ -12,6 +12,8 @@ import {
   assertEquals,
   assertFalse,
   assertGreater,
+  assertInstanceOf,
+  assertRejects,
   assertStrictEquals,
 } from "@std/assert";
 import { type Client, createClient } from "../mod.ts";
@@ -22,6 +24,7 @@ import {
   startDeno,
   startNginx,
   startNode,
+  startNodeResetter,
   startPython,
 } from "./_interop_servers.ts";
 
@@ -516,5 +519,148 @@ Deno.test({
     assertEquals(ours.status, 200);
     assert(ours.body !== null, "an empty body, not a null one");
     assertEquals((await ours.bytes()).byteLength, 0);
+  },
+});
+
+/** The innermost `cause` of an error. */
+function rootCause(error: unknown): unknown {
+  let cur = error;
+  for (let i = 0; i < 10; i++) {
+    const next = (cur as { cause?: unknown })?.cause;
+    if (next === undefined) return cur;
+    cur = next;
+  }
+  return cur;
+}
+
+Deno.test({
+  name: "Client.fetch() handles connection resets (RST) from a Node server",
+  ...TEST_OPTIONS,
+  async fn(t) {
+    await using server = await startNodeResetter();
+    const { origin } = server;
+    const retry = { minDelay: 1, maxDelay: 10 };
+
+    await t.step(
+      "a GET reset before any response byte is sent again",
+      async () => {
+        await using client = createClient({ retry });
+        const res = await client.fetch(`${origin}/reset-once?id=g1`);
+        assertEquals(res.status, 200);
+        assertEquals(
+          await res.text(),
+          "ok GET /reset-once?id=g1 after a reset",
+        );
+        assertEquals((await server.log()).seen["GET /reset-once?id=g1"], 2);
+      },
+    );
+
+    await t.step("a GET reset every time fails after maxAttempts", async () => {
+      await using client = createClient({
+        retry: { ...retry, maxAttempts: 3 },
+      });
+      const error = await assertRejects(
+        () => client.fetch(`${origin}/reset?id=g2`),
+        TypeError,
+        "after 3 attempts",
+      );
+      assertInstanceOf(rootCause(error), Deno.errors.ConnectionReset);
+      assertEquals((await server.log()).seen["GET /reset?id=g2"], 3);
+    });
+
+    await t.step(
+      "a POST reset after it was read is not sent again",
+      async () => {
+        await using client = createClient({ retry });
+        const error = await assertRejects(
+          () =>
+            client.fetch(`${origin}/reset-once?id=p1`, {
+              method: "POST",
+              body: "pay once",
+            }),
+          TypeError,
+        );
+        assertInstanceOf(rootCause(error), Deno.errors.ConnectionReset);
+        assertEquals((await server.log()).seen["POST /reset-once?id=p1"], 1);
+      },
+    );
+
+    await t.step(
+      "keep-alive race: a GET on a reset reused connection is replayed",
+      async () => {
+        await using client = createClient({ retry });
+        const first = await client.fetch(`${origin}/ok-then-reset?id=k1`);
+        assertEquals(await first.text(), "ok GET /ok-then-reset?id=k1");
+        const res = await client.fetch(`${origin}/ok?id=k2`);
+        assertEquals(await res.text(), "ok GET /ok?id=k2");
+        assertEquals((await server.log()).seen["GET /ok?id=k2"], 1);
+        const { totals } = client.stats();
+        assertEquals(totals.connectionsOpened, 2);
+        assertEquals(totals.retries.stale + totals.retries.unsent, 1);
+      },
+    );
+
+    await t.step(
+      "keep-alive race: a POST is replayed only with an Idempotency-Key",
+      async () => {
+        await using client = createClient({ retry });
+        await (await client.fetch(`${origin}/ok-then-reset?id=k3`)).text();
+        await assertRejects(
+          () =>
+            client.fetch(`${origin}/ok?id=p2`, { method: "POST", body: "x" }),
+          TypeError,
+        );
+        // The server never read it: reset as it arrived.
+        assertEquals((await server.log()).seen["POST /ok?id=p2"], undefined);
+        await (await client.fetch(`${origin}/ok-then-reset?id=k4`)).text();
+        const res = await client.fetch(`${origin}/ok?id=p3`, {
+          method: "POST",
+          body: "x",
+          headers: { "idempotency-key": '"p3"' },
+        });
+        assertEquals(await res.text(), "ok POST /ok?id=p3");
+        assertEquals((await server.log()).seen["POST /ok?id=p3"], 1);
+      },
+    );
+
+    await t.step(
+      "a reset in the middle of the head fails after retries",
+      async () => {
+        await using client = createClient({
+          retry: { ...retry, maxAttempts: 2 },
+        });
+        await assertRejects(
+          () => client.fetch(`${origin}/reset-mid-head?id=h1`),
+          TypeError,
+          "after 2 attempts",
+        );
+        assertEquals((await server.log()).seen["GET /reset-mid-head?id=h1"], 2);
+        await assertRejects(
+          () =>
+            client.fetch(`${origin}/reset-mid-head?id=h2`, {
+              method: "POST",
+              body: "x",
+            }),
+          TypeError,
+        );
+        assertEquals(
+          (await server.log()).seen["POST /reset-mid-head?id=h2"],
+          1,
+        );
+      },
+    );
+
+    await t.step(
+      "a reset in the middle of a streamed body errors the body",
+      async () => {
+        await using client = createClient({ retry });
+        const res = await client.fetch(`${origin}/reset-mid-body?id=b1`);
+        assertEquals(res.status, 200);
+        await assertRejects(() => res.text(), TypeError);
+        // The client is still good for the next request.
+        const next = await client.fetch(`${origin}/ok?id=b2`);
+        assertEquals(await next.text(), "ok GET /ok?id=b2");
+      },
+    );
   },
 });

@@ -11,7 +11,10 @@
  *
  * Flags: `--requests N`, `--seconds S`, `--concurrency C`, `--post-ratio R`
  * (default 0.3), `--pipelining P` (default 4), `--connections M` (default
- * 16), `--seed N`, `--no-long-stalls`, `--in-process`, `--json`, `--quiet`.
+ * 16), `--seed N`, `--no-long-stalls`, `--keep-open` (no fault closes a
+ * connection, so pipelining is never suspended: it soaks the pipelining
+ * path with split writes, stalls, 429/503 and interim responses),
+ * `--in-process`, `--json`, `--quiet`.
  *
  * @module
  */
@@ -41,6 +44,7 @@ const json = args.includes("--json");
 const quiet = args.includes("--quiet") || json;
 const inProcess = args.includes("--in-process");
 const noLongStalls = args.includes("--no-long-stalls");
+const keepOpen = args.includes("--keep-open");
 
 interface Target {
   port: number;
@@ -65,6 +69,7 @@ async function spawnServer(): Promise<Target> {
       "--seed",
       String(seed),
       ...(noLongStalls ? ["--no-long-stalls"] : []),
+      ...(keepOpen ? ["--keep-open"] : []),
     ],
     stdin: "piped",
     stdout: "piped",
@@ -108,6 +113,7 @@ const target: Target = inProcess
     const server = startSoakServer({
       seed,
       faults: noLongStalls ? { longStall: 0 } : {},
+      keepOpen,
     });
     return {
       port: server.port,
