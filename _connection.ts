@@ -306,6 +306,11 @@ export class Connection {
     return this.#inflight.length;
   }
 
+  /** Whether requests are waiting for a write that is about to happen. */
+  get writePending(): boolean {
+    return this.#flushQueued;
+  }
+
   /** Whether the connection may be given another request. */
   get accepting(): boolean {
     return this.#accepting && !this.#closed;

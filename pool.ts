@@ -497,9 +497,12 @@ export class Pool implements ConnectionHost {
       const inFlight = conn.inFlight;
       if (
         inFlight > 0 && inFlight < this.#settings.pipelining &&
-        conn.canPipeline && (best === null || inFlight < best.inFlight)
+        conn.canPipeline
       ) {
-        best = conn;
+        // A connection about to write takes the request into that same
+        // write; otherwise the least loaded one.
+        if (conn.writePending) return conn;
+        if (best === null || inFlight < best.inFlight) best = conn;
       }
     }
     return best;

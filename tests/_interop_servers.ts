@@ -305,10 +305,10 @@ const net = require("net");
 // Times each request (method and target) was read, for /log.
 const seen = {};
 let conns = 0;
+const CRLF = "\r\n";
 const server = net.createServer((socket) => {
   conns++;
   let buf = Buffer.alloc(0);
-  let served = 0;
   let resetNext = false;
   socket.on("error", () => {});
   socket.on("data", (data) => {
@@ -320,9 +320,7 @@ const server = net.createServer((socket) => {
     }
     buf = Buffer.concat([buf, data]);
     while (true) {
-      const end = buf.indexOf("
-
-");
+      const end = buf.indexOf(CRLF + CRLF);
       if (end === -1) return;
       const head = buf.subarray(0, end).toString("latin1");
       const match = /content-length: *(\d+)/i.exec(head);
@@ -333,14 +331,9 @@ const server = net.createServer((socket) => {
       const key = method + " " + target;
       seen[key] = (seen[key] ?? 0) + 1;
       const path = target.split("?")[0];
-      served++;
       const ok = (body) => socket.write(
-        "HTTP/1.1 200 OK
-content-type: text/plain
-content-length: " +
-          Buffer.byteLength(body) + "
-
-" + body,
+        "HTTP/1.1 200 OK" + CRLF + "content-type: text/plain" + CRLF +
+          "content-length: " + Buffer.byteLength(body) + CRLF + CRLF + body,
       );
       if (path === "/log") {
         ok(JSON.stringify({ seen, conns }));
@@ -358,19 +351,15 @@ content-length: " +
         socket.resetAndDestroy();
         return;
       } else if (path === "/reset-mid-head") {
-        socket.write("HTTP/1.1 200 OK
-content-type: te");
+        socket.write("HTTP/1.1 200 OK" + CRLF + "content-type: te");
         setTimeout(() => socket.resetAndDestroy(), 20);
         return;
       } else if (path === "/reset-mid-body") {
         // A body larger than the client's read-ahead, so it streams; reset
         // a third of the way in.
         socket.write(
-          "HTTP/1.1 200 OK
-content-type: text/plain
-content-length: 300000
-
-",
+          "HTTP/1.1 200 OK" + CRLF + "content-type: text/plain" + CRLF +
+            "content-length: 300000" + CRLF + CRLF,
         );
         socket.write("x".repeat(100000));
         setTimeout(() => socket.resetAndDestroy(), 50);
@@ -382,8 +371,7 @@ content-length: 300000
   });
 });
 server.listen(0, "127.0.0.1", () => {
-  process.stdout.write(server.address().port + "
-");
+  process.stdout.write(server.address().port + "\n");
 });
 `;
 
@@ -775,7 +763,7 @@ async function writeTempTree(
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
   }).spawn();
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(JSON.stringify({ dir, files })));
@@ -802,6 +790,7 @@ async function removeTempTree(dir: string): Promise<void> {
     stdin: "null",
     stdout: "null",
     stderr: "null",
+    env: { DENO_NO_UPDATE_CHECK: "1" },
   }).output();
 }
 

@@ -12,8 +12,11 @@
  *
  * Faults, drawn per request (`FaultRates`): closing an idle connection
  * (with or without an unsolicited 408 first), closing a busy connection
- * right after reading a request, a reset (closing with the rest of the
- * request unread, which makes Linux send RST), closing in the middle of a
+ * right after reading a request, closing with the rest of the request
+ * unread (a reset, on a server that can send one: Deno's `close()` shuts
+ * the write side down first, so the client sees a FIN, not an RST; real
+ * RSTs are tested in `interop_test.ts` with Node's `resetAndDestroy()`),
+ * closing in the middle of a
  * response, `408` + close, `429` / `503` with and without `Retry-After`,
  * stalls (short, and rarely longer than the client's headers timeout), and
  * responses split into small writes. Responses also vary in framing
@@ -37,8 +40,11 @@ export interface FaultRates {
   idle408: number;
   /** Read a request, then close without answering (FIN). */
   closeBeforeAnswer: number;
-  /** Read only the request line, then close with the rest unread (RST). */
-  reset: number;
+  /**
+   * Read only the request line, then close with the rest unread (where a
+   * server would reset; Deno sends FIN).
+   */
+  closeUnread: number;
   /** Close in the middle of the response head or body. */
   closeMidResponse: number;
   /** Answer `408 Request Timeout` with `Connection: close`, then close. */
@@ -60,7 +66,7 @@ export const DEFAULT_FAULTS: FaultRates = {
   idleClose: 0.02,
   idle408: 0.005,
   closeBeforeAnswer: 0.005,
-  reset: 0.005,
+  closeUnread: 0.005,
   closeMidResponse: 0.005,
   status408: 0.005,
   status429: 0.01,
@@ -93,7 +99,7 @@ const CLOSING_FAULTS: Partial<FaultRates> = {
   idleClose: 0,
   idle408: 0,
   closeBeforeAnswer: 0,
-  reset: 0,
+  closeUnread: 0,
   closeMidResponse: 0,
   status408: 0,
   longStall: 0,
@@ -436,7 +442,7 @@ export function startSoakServer(options: SoakServerOptions = {}): SoakServer {
         }
       }
       const fault = draw([
-        "reset",
+        "closeUnread",
         "closeBeforeAnswer",
         "closeMidResponse",
         "status408",
@@ -445,14 +451,14 @@ export function startSoakServer(options: SoakServerOptions = {}): SoakServer {
         "stall",
         "longStall",
       ]);
-      if (fault === "reset") {
+      if (fault === "closeUnread") {
         // Read the request line (and maybe a little more) only, and close
-        // with the rest unread: Linux answers unread data with RST.
+        // with the rest unread.
         if (reader.buffered === 0) await reader.fill(64);
         const line = reader.peekLine();
         const parsed = line === null ? null : parseTarget(line.split(" ")[1]);
         if (parsed !== null) record(line!.split(" ")[0], parsed.id);
-        count("reset");
+        count("closeUnread");
         return;
       }
       let req;

@@ -74,6 +74,7 @@ async function spawnServer(): Promise<Target> {
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
+    env: { DENO_NO_UPDATE_CHECK: "1" },
   }).spawn();
   const writer = child.stdin.getWriter();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
