@@ -21,6 +21,7 @@ import {
   validateRequestHead,
 } from "./_http1.ts";
 import {
+  noEvictions,
   type OriginStats,
   Pool,
   type PoolSettings,
@@ -596,13 +597,7 @@ export class Client implements AsyncDisposable {
       requestsOnReusedConnections: 0,
       reuseRatio: 0,
       requestsPipelined: 0,
-      evictions: {
-        idleTimeout: 0,
-        keepAliveTimeout: 0,
-        maxRequests: 0,
-        serverClosed: 0,
-        unsolicitedBytes: 0,
-      },
+      evictions: noEvictions(),
       retries: { ...this.#retries },
       retriesDenied: 0,
       queuedRequests: 0,

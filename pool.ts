@@ -55,6 +55,17 @@ export interface EvictionStats {
   unsolicitedBytes: number;
 }
 
+/** Eviction counts, all zero. */
+export function noEvictions(): EvictionStats {
+  return {
+    idleTimeout: 0,
+    keepAliveTimeout: 0,
+    maxRequests: 0,
+    serverClosed: 0,
+    unsolicitedBytes: 0,
+  };
+}
+
 /** Statistics of one origin's pool. Counts are since the pool was created. */
 export interface OriginStats {
   /** `scheme://host:port`. */
@@ -270,13 +281,7 @@ export class Pool implements ConnectionHost {
     queuedRequests: 0,
     queueWaitTotal: 0,
     queueWaitMax: 0,
-    evictions: {
-      idleTimeout: 0,
-      keepAliveTimeout: 0,
-      maxRequests: 0,
-      serverClosed: 0,
-      unsolicitedBytes: 0,
-    },
+    evictions: noEvictions(),
   };
 
   /** Creates the pool for `url`'s origin. */
