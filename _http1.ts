@@ -83,7 +83,6 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const INVALID_VALUE = /[\0\r\n]/;
 const INVALID_TARGET = /[\0-\x20\x7f]/;
 const NON_ASCII = /[^\0-\x7f]/;
-const STATUS_LINE = /^HTTP\/1\.(\d) (\d{3})(?: (.*))?$/;
 const DIGITS = /^\d+$/;
 const HEX = /^[0-9A-Fa-f]+$/;
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
@@ -165,21 +164,30 @@ export function parseResponseHead(
     return null;
   }
   const text = latin1(buf, start, headEnd);
-  const lines = text.split("\n");
-  const statusMatch = STATUS_LINE.exec(trimCr(lines[0]));
-  if (statusMatch === null) {
+  // The status line (§4): HTTP/1.x SP 3DIGIT [SP reason].
+  let lineEnd = text.indexOf("\n");
+  const statusLine = lineText(text, 0, lineEnd);
+  if (
+    !statusLine.startsWith("HTTP/1.") || !isDigit(statusLine, 7) ||
+    statusLine.charCodeAt(8) !== 0x20 || !isDigit(statusLine, 9) ||
+    !isDigit(statusLine, 10) || !isDigit(statusLine, 11) ||
+    (statusLine.length > 12 && statusLine.charCodeAt(12) !== 0x20)
+  ) {
     throw new HttpParseError(
-      `Invalid status line: ${JSON.stringify(trimCr(lines[0]).slice(0, 80))}`,
+      `Invalid status line: ${JSON.stringify(statusLine.slice(0, 80))}`,
     );
   }
-  const minorVersion = Number(statusMatch[1]);
-  const status = Number(statusMatch[2]);
-  const statusText = statusMatch[3] ?? "";
+  const minorVersion = statusLine.charCodeAt(7) - 0x30;
+  const status = (statusLine.charCodeAt(9) - 0x30) * 100 +
+    (statusLine.charCodeAt(10) - 0x30) * 10 + statusLine.charCodeAt(11) - 0x30;
+  const statusText = statusLine.length > 13 ? statusLine.slice(13) : "";
   if (status < 100) {
     throw new HttpParseError(`Invalid status code ${status}`);
   }
   if (INVALID_VALUE.test(statusText)) {
-    throw new HttpParseError("Invalid character in the reason phrase");
+    throw new HttpParseError(
+      `Invalid status line: ${JSON.stringify(statusLine.slice(0, 80))}`,
+    );
   }
 
   const headers: [string, string][] = [];
@@ -187,10 +195,12 @@ export function parseResponseHead(
   let contentLengthValue: string | undefined;
   let transferEncoding: string | undefined;
   let keepAliveParams: string | undefined;
-  // The last two lines are the empty line and the empty string after it.
-  const last = lines.length - 2;
-  for (let i = 1; i < last; i++) {
-    const line = trimCr(lines[i]);
+  // Field lines up to the empty line that ends the head.
+  while (true) {
+    const lineStart = lineEnd + 1;
+    lineEnd = text.indexOf("\n", lineStart);
+    const line = lineText(text, lineStart, lineEnd);
+    if (line === "") break;
     const first = line.charCodeAt(0);
     if (first === 0x20 || first === 0x09) {
       // obs-fold (§5.2): replace with a space and append to the previous.
@@ -344,6 +354,17 @@ function trimOws(s: string): string {
     b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)
   ) b--;
   return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+/** The line of `text` from `start` to the LF at `lf`, without its CR. */
+function lineText(text: string, start: number, lf: number): string {
+  const end = lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
+  return text.slice(start, end);
+}
+
+function isDigit(text: string, index: number): boolean {
+  const code = text.charCodeAt(index);
+  return code >= 0x30 && code <= 0x39;
 }
 
 function trimCr(line: string): string {

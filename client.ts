@@ -537,10 +537,12 @@ export class Client implements AsyncDisposable {
     }
     let response: Response;
     try {
-      response = new Response(body, {
-        status: head.status,
-        statusText: head.statusText,
-      });
+      response = new FetchedResponse(
+        body,
+        { status: head.status, statusText: head.statusText },
+        request.url.href,
+        redirected,
+      );
       // Appending is about twice as fast as passing `headers` in the init.
       const headers = response.headers;
       for (const [name, value] of head.headers) headers.append(name, value);
@@ -557,10 +559,6 @@ export class Client implements AsyncDisposable {
           cause: error,
         },
       );
-    }
-    Object.defineProperty(response, "url", { value: request.url.href });
-    if (redirected) {
-      Object.defineProperty(response, "redirected", { value: true });
     }
     return response;
   }
@@ -680,6 +678,45 @@ export class Client implements AsyncDisposable {
  */
 export function createClient(options?: ClientOptions): Client {
   return new Client(options);
+}
+
+/**
+ * A `Response` that knows the URL it came from and whether it was redirected,
+ * as one from the built-in fetch does (a constructed `Response` cannot be
+ * given either). Getters on a subclass cost nothing per response, unlike
+ * defining the properties on each one.
+ */
+class FetchedResponse extends Response {
+  #url: string;
+  #redirected: boolean;
+
+  constructor(
+    body: BodyInit | null,
+    init: ResponseInit,
+    url: string,
+    redirected: boolean,
+  ) {
+    super(body, init);
+    this.#url = url;
+    this.#redirected = redirected;
+  }
+
+  override get url(): string {
+    return this.#url;
+  }
+
+  override get redirected(): boolean {
+    return this.#redirected;
+  }
+
+  override clone(): Response {
+    const copy = super.clone();
+    Object.defineProperties(copy, {
+      url: { value: this.#url },
+      redirected: { value: this.#redirected },
+    });
+    return copy;
+  }
 }
 
 // ---- request preparation --------------------------------------------------
