@@ -966,8 +966,11 @@ export class Connection {
     const waiter = this.#pullWaiter;
     this.#pullWaiter = null;
     waiter?.();
-    const pipelineFailed = inflight.length > 1 ||
-      error instanceof HttpParseError;
+    // Only the server's doing counts against pipelining to it: not a body
+    // the caller cancelled, an abort, or a close the client chose.
+    const pipelineFailed = error instanceof HttpParseError ||
+      (inflight.length > 1 &&
+        (reason === "server-closed" || reason === "error"));
     for (let i = 0; i < inflight.length; i++) {
       const exchange = inflight[i];
       if (exchange.done) continue;

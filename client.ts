@@ -995,9 +995,32 @@ function findHeader(
 }
 
 /** Drops a response the caller will not see; a streamed body is cancelled. */
+/**
+ * Drops a response the caller will not see. A streamed body is read to its
+ * end in the background when it is small, so its connection stays usable,
+ * and cancelled (closing the connection) past `DISCARD_LIMIT` bytes.
+ */
 function discard(result: ExchangeResult): void {
-  if (result.body instanceof ReadableStream) {
-    result.body.cancel().catch(() => {});
+  if (result.body instanceof ReadableStream) drain(result.body);
+}
+
+const DISCARD_LIMIT = 64 * 1024;
+
+async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = body.getReader();
+  let total = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      total += value.byteLength;
+      if (total > DISCARD_LIMIT) {
+        await reader.cancel();
+        return;
+      }
+    }
+  } catch {
+    // The connection failed; it is closed already.
   }
 }
 
