@@ -35,6 +35,12 @@ export interface SoakOptions {
   concurrency: number;
   /** Share of POSTs among the requests. */
   postRatio: number;
+  /**
+   * Share of requests given a signal that aborts 1–50 ms after the request
+   * starts (its reason must be what the request rejects with, if it does).
+   * Default 0.02.
+   */
+  abortRatio?: number;
   /** The client's `pipelining`. */
   pipelining: number;
   /** The client's `maxConnectionsPerOrigin`. */
@@ -146,6 +152,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     pipelining,
     connections,
     hangMs = 30_000,
+    abortRatio = 0.02,
   } = options;
   const origin = `http://127.0.0.1:${port}`;
   const client = createClient({
@@ -194,7 +201,28 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const start = Date.now();
   const deadline = start + seconds * 1000;
 
+  /** Whether request `id` gets an aborting signal (a function of id). */
+  const abortsAt = (id: number): number | null =>
+    ((id * 40503) >>> 0) % 10_000 < abortRatio * 10_000 ? 1 + (id % 50) : null;
+
   async function once(id: number, method: "GET" | "POST"): Promise<void> {
+    const delay = abortsAt(id);
+    if (delay === null) return await attempt(id, method, null);
+    const controller = new AbortController();
+    const reason = new Error(`soak abort ${id}`);
+    const timer = setTimeout(() => controller.abort(reason), delay);
+    try {
+      await attempt(id, method, { signal: controller.signal, reason });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function attempt(
+    id: number,
+    method: "GET" | "POST",
+    abort: { signal: AbortSignal; reason: Error } | null,
+  ): Promise<void> {
     const url = `${origin}/s?id=${id}&m=${method}`;
     const init: RequestInit = method === "POST"
       ? {
@@ -203,10 +231,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         headers: { "content-type": "application/json" },
       }
       : {};
+    if (abort !== null) init.signal = abort.signal;
     let res: Response;
     try {
       res = await client.fetch(url, init);
     } catch (error) {
+      if (abort !== null && error === abort.reason) {
+        bump(
+          responses,
+          `${method} aborted (rejected with the signal's reason)`,
+        );
+        if (method === "POST") failedPosts.push(id);
+        return;
+      }
       if (!(error instanceof TypeError)) {
         nonTypeErrors++;
         if (method === "GET") lostGets++;
@@ -220,8 +257,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     try {
       text = await res.text();
     } catch (error) {
-      bump(failures, `${method} body ${describeFailure(error)}`);
       if (method === "POST") failedPosts.push(id);
+      if (abort !== null && error === abort.reason) {
+        bump(responses, `${method} aborted while reading the body`);
+        return;
+      }
+      if (!(error instanceof TypeError)) {
+        nonTypeErrors++;
+        example(`${method} ${id}: body failed with ${String(error)}`);
+      }
+      bump(failures, `${method} body ${describeFailure(error)}`);
       return;
     }
     if (res.status === 408 && text === "") {
@@ -401,6 +446,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       seconds,
       concurrency,
       postRatio,
+      abortRatio,
       pipelining,
       connections,
       hangMs,

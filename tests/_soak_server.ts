@@ -21,8 +21,8 @@
  * stalls (short, and rarely longer than the client's headers timeout), and
  * responses split into small writes. Responses also vary in framing
  * (Content-Length, chunked with extensions and trailers, close-delimited,
- * HTTP/1.0) and size (a few are larger than the client's read-ahead, so they
- * stream).
+ * HTTP/1.0), size (a few are larger than the client's read-ahead, so they
+ * stream), interim 103 responses, and `Keep-Alive: timeout=2, max=N` hints.
  *
  * Run as a program (`deno run --allow-net=127.0.0.1 tests/_soak_server.ts
  * [--seed N] [--no-long-stalls] [--keep-open]`) it prints `{"port":N}` on a line, then
@@ -357,6 +357,14 @@ export function startSoakServer(options: SoakServerOptions = {}): SoakServer {
       503: "Service Unavailable",
     };
     const headers = [`content-type: text/plain`, ...extra];
+    if (random() < 0.03) {
+      // A hint the client follows: keep idle at most 1 s (2 s less its
+      // margin), and carry at most a few more requests.
+      count("keep-alive hint");
+      headers.push(
+        `keep-alive: timeout=2, max=${1 + Math.floor(random() * 20)}`,
+      );
+    }
     let close = status === 408;
     if (close) headers.push("connection: close");
     // A close-delimited body cut short looks complete (RFC 9112 §6.3): when

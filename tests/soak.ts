@@ -10,7 +10,8 @@
  * GET lost (never settled, or got a body not its own), a desync.
  *
  * Flags: `--requests N`, `--seconds S`, `--concurrency C`, `--post-ratio R`
- * (default 0.3), `--pipelining P` (default 4), `--connections M` (default
+ * (default 0.3), `--abort-ratio R` (default 0.02: requests whose signal
+ * aborts 1–50 ms in), `--pipelining P` (default 4), `--connections M` (default
  * 16), `--seed N`, `--no-long-stalls`, `--keep-open` (no fault closes a
  * connection, so pipelining is never suspended: it soaks the pipelining
  * path with split writes, stalls, 429/503 and interim responses),
@@ -37,6 +38,7 @@ const requests = flag("--requests", 100_000);
 const seconds = flag("--seconds", 60);
 const concurrency = flag("--concurrency", 64);
 const postRatio = flag("--post-ratio", 0.3);
+const abortRatio = flag("--abort-ratio", 0.02);
 const pipelining = flag("--pipelining", 4);
 const connections = flag("--connections", 16);
 const seed = flag("--seed", Date.now() % 1_000_000);
@@ -140,6 +142,7 @@ try {
     seconds,
     concurrency,
     postRatio,
+    abortRatio,
     pipelining,
     connections,
     onProgress: quiet ? undefined : (done, elapsed, stats) => {
