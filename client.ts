@@ -200,15 +200,6 @@ const MAX_REDIRECTS = 20;
 const USER_AGENT = "pooled-fetch/0.1";
 const EMPTY_HEADERS = new Headers();
 const NO_PAIRS: [string, string][] = [];
-const KNOWN_METHODS = new Set([
-  "GET",
-  "HEAD",
-  "POST",
-  "PUT",
-  "DELETE",
-  "PATCH",
-  "OPTIONS",
-]);
 
 /** A request in the shape the client works with. */
 interface Prepared {
@@ -405,12 +396,12 @@ export class Client implements AsyncDisposable {
     let bytes = plainGet ? plainGetCache.get(request.url) : undefined;
     if (bytes === undefined) {
       const target = request.url.pathname + request.url.search;
-      if (request.headers !== EMPTY_HEADERS || !KNOWN_METHODS.has(method)) {
-        // The client's own fields are valid by construction; check the rest.
-        validateRequestHead({ method, target, headers: request.headers });
-      } else {
-        validateRequestHead({ method, target, headers: [] });
-      }
+      // The client's own fields are valid by construction; check the rest.
+      validateRequestHead({
+        method,
+        target,
+        headers: request.headers === EMPTY_HEADERS ? NO_PAIRS : request.headers,
+      });
       bytes = encodeRequest(
         { method, target, headers: buildHeaders(request) },
         body.bytes,
