@@ -418,17 +418,22 @@ async function askConns(origin: string): Promise<number> {
   return Number(await res.text());
 }
 
-/** Node's `http` server, spawned with `node -e`. */
-export async function startNode(): Promise<InteropServer> {
-  const { port, stop } = await spawnWithPort("node", "node", [
-    "-e",
-    NODE_SCRIPT,
-  ]);
+/**
+ * A server in a child process (`cmd args`) that prints its port and answers
+ * `/conns` with how many connections it accepted. `connections()` leaves out
+ * the connections its own `/conns` requests opened.
+ */
+async function startCounted(
+  name: string,
+  cmd: string,
+  args: string[],
+): Promise<InteropServer> {
+  const { port, stop } = await spawnWithPort(cmd, cmd, args);
   const origin = `http://127.0.0.1:${port}`;
   // The /conns request opens a connection of its own; don't count it.
   let asked = 0;
-  const server: InteropServer = {
-    name: "node",
+  return {
+    name,
     origin,
     async connections() {
       const n = await askConns(origin) - asked;
@@ -438,32 +443,23 @@ export async function startNode(): Promise<InteropServer> {
     close: stop,
     [Symbol.asyncDispose]: stop,
   };
-  return server;
+}
+
+/** Node's `http` server, spawned with `node -e`. */
+export function startNode(): Promise<InteropServer> {
+  return startCounted("node", "node", ["-e", NODE_SCRIPT]);
 }
 
 /** Python's `http.server`, speaking `protocol` (`HTTP/1.0` or `HTTP/1.1`). */
-export async function startPython(
+export function startPython(
   protocol: "HTTP/1.0" | "HTTP/1.1",
 ): Promise<InteropServer> {
-  const { port, stop } = await spawnWithPort("python3", "python3", [
+  return startCounted(`python ${protocol}`, "python3", [
     "-u",
     "-c",
     PYTHON_SCRIPT,
     protocol,
   ]);
-  const origin = `http://127.0.0.1:${port}`;
-  let asked = 0;
-  return {
-    name: `python ${protocol}`,
-    origin,
-    async connections() {
-      const n = await askConns(origin) - asked;
-      asked++;
-      return n - 1;
-    },
-    close: stop,
-    [Symbol.asyncDispose]: stop,
-  };
 }
 
 /** A `Deno.serve` server in this process. */

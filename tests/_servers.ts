@@ -216,10 +216,11 @@ export interface RawServer extends AsyncDisposable {
 
 /**
  * Starts a raw server. `handler` scripts one connection; when it returns the
- * connection is closed unless it was told to keep it (`keep: true`).
+ * connection is closed unless it was told to keep it (`keep: true`). The
+ * handler also gets the socket under `conn`, to read a few bytes past it.
  */
 export function rawServer(
-  handler: (conn: ServerConn) => Promise<void>,
+  handler: (conn: ServerConn, socket: Deno.Conn) => Promise<void>,
 ): RawServer {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -234,7 +235,7 @@ export function rawServer(
       tasks.push(
         (async () => {
           try {
-            await handler(conn);
+            await handler(conn, socket);
           } catch {
             // A handler failing is the test's business; it asserts on results.
           } finally {
@@ -272,15 +273,53 @@ export function rawServer(
   return server;
 }
 
-/** A handler that answers every request on a connection with `respond`. */
+/**
+ * A handler that answers every request on a connection with `respond`, in
+ * order, until the client closes it. `respond` may wait before it answers.
+ */
 export function keepAliveHandler(
-  respond: (req: RawRequest, conn: ServerConn) => string | Uint8Array,
+  respond: (
+    req: RawRequest,
+    conn: ServerConn,
+  ) => string | Uint8Array | Promise<string | Uint8Array>,
 ): (conn: ServerConn) => Promise<void> {
   return async (conn) => {
     while (true) {
       const req = await conn.readRequest();
       if (req === null) return;
-      await conn.write(respond(req, conn));
+      await conn.write(await respond(req, conn));
+    }
+  };
+}
+
+/**
+ * A keep-alive handler that answers `/large` with a Content-Length body of
+ * `pieces` writes of 100 000 zero bytes, and every other request with
+ * `respond`. The large body is written as fast as the client reads it; the
+ * handler returns when the client gives up on it (a write fails).
+ */
+export function largeBodyHandler(
+  pieces: number,
+  respond: (req: RawRequest) => string,
+): (conn: ServerConn) => Promise<void> {
+  return async (conn) => {
+    while (true) {
+      const req = await conn.readRequest();
+      if (req === null) return;
+      if (req.target !== "/large") {
+        await conn.write(respond(req));
+        continue;
+      }
+      await conn.write(
+        `HTTP/1.1 200 OK\r\nContent-Length: ${pieces * 100_000}\r\n\r\n`,
+      );
+      try {
+        for (let i = 0; i < pieces; i++) {
+          await conn.write(new Uint8Array(100_000));
+        }
+      } catch {
+        return; // The client gave up on it.
+      }
     }
   };
 }
@@ -328,6 +367,23 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * Fetches `<origin>/0` to `<origin>/<count - 1>` with `client`, all at once,
+ * and resolves their bodies as text, in that order.
+ */
+export function fetchTexts(
+  client: { fetch(input: string): Promise<Response> },
+  origin: string,
+  count: number,
+): Promise<string[]> {
+  return Promise.all(
+    Array.from(
+      { length: count },
+      async (_, i) => (await client.fetch(`${origin}/${i}`)).text(),
+    ),
+  );
+}
+
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -344,4 +400,43 @@ export async function waitFor(
     await sleep(10);
   }
   return condition();
+}
+
+/** What {@linkcode runWithMod} saw of the child process. */
+export interface ModScriptResult {
+  /** Whether it exited with status 0. */
+  success: boolean;
+  /** Its standard output, decoded. */
+  stdout: string;
+  /** Its standard error, decoded. */
+  stderr: string;
+  /** Milliseconds from start to exit. */
+  elapsed: number;
+}
+
+/**
+ * Runs `code` in a child `deno eval` after `import { <names> }` from this
+ * package's `mod.ts`, and waits for the process to exit on its own: shows
+ * whether open sockets or timers keep a process alive.
+ */
+export async function runWithMod(
+  names: string[],
+  code: string,
+): Promise<ModScriptResult> {
+  const mod = JSON.stringify(new URL("../mod.ts", import.meta.url).href);
+  const script = `import { ${names.join(", ")} } from ${mod};\n${code}`;
+  const started = Date.now();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", "--quiet", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const elapsed = Date.now() - started;
+  const decoder = new TextDecoder();
+  return {
+    success: output.success,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+    elapsed,
+  };
 }

@@ -10,156 +10,17 @@ import { HttpParseError } from "../_errors.ts";
 import {
   ChunkedDecoder,
   DEFAULT_PARSER_LIMITS,
-  parseResponseHead,
   type ParserLimits,
   type ResponseHead,
 } from "../_http1.ts";
+import { bytes, comparable, feed, type Parsed } from "./_http1_feed.ts";
+import { concatBytes } from "./_servers.ts";
 
-// ---------------------------------------------------------------------------
-// The feeder (as in http1_test.ts): drives the codec the way the connection
-// does, over input delivered in pieces.
-
-interface Parsed {
-  interim: number[];
-  head: ResponseHead | null;
-  body: number[];
-  complete: boolean;
-  end: number;
-}
-
-interface FeedResult {
-  responses: Parsed[];
-  consumed: number;
-  error: HttpParseError | null;
-}
-
-function feed(
-  input: Uint8Array,
-  cuts: readonly number[],
-  methods: readonly string[],
-  limits: ParserLimits = DEFAULT_PARSER_LIMITS,
-): FeedResult {
-  // Bytes past the received end are LF, so reading beyond `end` shows.
-  const buf = new Uint8Array(input.length + 8).fill(0x0a);
-  const responses: Parsed[] = [];
-  const maxSteps = 4 * (input.length + cuts.length) + 16;
-  let steps = 0;
-  let start = 0;
-  let end = 0;
-  let cur: Parsed | null = null;
-  let decoder: ChunkedDecoder | null = null;
-  let remaining = 0;
-
-  const finish = (parsed: Parsed): void => {
-    parsed.complete = true;
-    parsed.end = start;
-    responses.push(parsed);
-    cur = null;
-    decoder = null;
-  };
-
-  const process = (): void => {
-    for (;;) {
-      if (++steps > maxSteps) throw new Error("Feeding loop did not end");
-      if (cur === null) {
-        if (responses.length === methods.length || start === end) return;
-        cur = { interim: [], head: null, body: [], complete: false, end: -1 };
-      }
-      const parsed: Parsed = cur;
-      if (parsed.head === null) {
-        if (start === end) return;
-        const head = parseResponseHead(
-          buf,
-          start,
-          end,
-          methods[responses.length],
-          limits,
-        );
-        if (head === null) return;
-        if (!(head.headLength > 0 && start + head.headLength <= end)) {
-          throw new Error(`Bad headLength ${head.headLength}`);
-        }
-        start += head.headLength;
-        if (head.status < 200) {
-          parsed.interim.push(head.status);
-          continue;
-        }
-        parsed.head = head;
-        remaining = head.contentLength;
-        if (head.framing === "chunked") decoder = new ChunkedDecoder(limits);
-      }
-      switch (parsed.head.framing) {
-        case "none":
-          finish(parsed);
-          continue;
-        case "length": {
-          const n = Math.min(remaining, end - start);
-          for (let i = 0; i < n; i++) parsed.body.push(buf[start + i]);
-          start += n;
-          remaining -= n;
-          if (remaining > 0) return;
-          finish(parsed);
-          continue;
-        }
-        case "chunked": {
-          const d: ChunkedDecoder = decoder!;
-          if (d.done) {
-            finish(parsed);
-            continue;
-          }
-          if (start === end) return;
-          const used = d.decode(buf, start, end);
-          if (used < 0 || start + used > end) {
-            throw new Error(`Bad consumed count ${used}`);
-          }
-          if (d.data !== null) parsed.body.push(...d.data);
-          start += used;
-          if (used === 0) return;
-          continue;
-        }
-        case "close":
-          for (let i = start; i < end; i++) parsed.body.push(buf[i]);
-          start = end;
-          return;
-      }
-    }
-  };
-
-  try {
-    for (const cut of [...cuts, input.length]) {
-      buf.set(input.subarray(end, cut), end);
-      end = cut;
-      process();
-    }
-    const last = cur as Parsed | null;
-    if (last !== null) {
-      if (last.head?.framing === "close") finish(last);
-      else responses.push(last);
-    }
-    return { responses, consumed: start, error: null };
-  } catch (error) {
-    if (!(error instanceof HttpParseError)) throw error;
-    return { responses, consumed: -1, error };
-  }
-}
-
-function comparable(result: FeedResult): unknown {
-  return { ...result, error: result.error?.name ?? null };
-}
-
-function bytes(s: string): Uint8Array {
-  return Uint8Array.from(s, (c) => c.charCodeAt(0));
-}
+// The feeder that drives the codec the way the connection does is shared
+// with http1_test.ts: see `_http1_feed.ts`.
 
 function concat(parts: (string | Uint8Array)[]): Uint8Array {
-  const arrays = parts.map((p) => typeof p === "string" ? bytes(p) : p);
-  const out = new Uint8Array(arrays.reduce((n, a) => n + a.length, 0));
-  let offset = 0;
-  for (const a of arrays) {
-    out.set(a, offset);
-    offset += a.length;
-  }
-  return out;
+  return concatBytes(parts.map((p) => typeof p === "string" ? bytes(p) : p));
 }
 
 // ---------------------------------------------------------------------------
@@ -467,17 +328,26 @@ function mutate(
   return Uint8Array.from(out);
 }
 
+/**
+ * Byte strings of up to `maxLength` bytes, each byte drawn from `alphabet`
+ * `weight` times as often as from all 256 values.
+ */
+function mostlyFromArb(
+  alphabet: string,
+  weight: number,
+  maxLength: number,
+): fc.Arbitrary<Uint8Array> {
+  return fc.array(
+    fc.oneof(
+      { weight, arbitrary: fc.constantFrom(...bytes(alphabet)) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) },
+    ),
+    { maxLength },
+  ).map((b) => Uint8Array.from(b));
+}
+
 /** Bytes that look enough like HTTP to get past the first checks. */
-const httpishBytesArb = fc.array(
-  fc.oneof(
-    {
-      weight: 3,
-      arbitrary: fc.constantFrom(...bytes("\r\n\r\n:; \t0aF9HTP/1.")),
-    },
-    { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) },
-  ),
-  { maxLength: 200 },
-).map((b) => Uint8Array.from(b));
+const httpishBytesArb = mostlyFromArb("\r\n\r\n:; \t0aF9HTP/1.", 3, 200);
 
 const PREFIXES = [
   "",
@@ -497,13 +367,15 @@ Deno.test("parseResponseHead() and ChunkedDecoder parse a valid response split a
   fc.assert(
     fc.property(validArb, cutsArb(), (spec, cutsFor) => {
       const { wire, expected } = build(spec);
-      const whole = feed(wire, [], [spec.method]);
+      const whole = feed(wire, [], { methods: [spec.method] });
       assertEquals(whole, {
         responses: [expected],
         consumed: wire.length,
         error: null,
       });
-      const split = feed(wire, cutsFor(wire.length), [spec.method]);
+      const split = feed(wire, cutsFor(wire.length), {
+        methods: [spec.method],
+      });
       assertEquals(split, whole);
     }),
     { numRuns: 300 },
@@ -528,13 +400,13 @@ Deno.test("parseResponseHead() and ChunkedDecoder parse pipelined responses back
         return { ...b.expected, end: offset };
       });
       const methods = specs.map((s) => s.method);
-      const whole = feed(wire, [], methods);
+      const whole = feed(wire, [], { methods });
       assertEquals(whole, {
         responses: expected,
         consumed: wire.length,
         error: null,
       });
-      assertEquals(feed(wire, cutsFor(wire.length), methods), whole);
+      assertEquals(feed(wire, cutsFor(wire.length), { methods }), whole);
     }),
     { numRuns: 150 },
   );
@@ -551,8 +423,11 @@ Deno.test("parseResponseHead() and ChunkedDecoder end corrupted responses in a r
         const wire = mutate(build(spec).wire, mutations);
         const lim = limits ?? DEFAULT_PARSER_LIMITS;
         const methods = [spec.method, "GET"];
-        const whole = feed(wire, [], methods, lim);
-        const split = feed(wire, cutsFor(wire.length), methods, lim);
+        const whole = feed(wire, [], { methods, limits: lim });
+        const split = feed(wire, cutsFor(wire.length), {
+          methods,
+          limits: lim,
+        });
         assertEquals(comparable(split), comparable(whole));
       },
     ),
@@ -570,8 +445,11 @@ Deno.test("parseResponseHead() and ChunkedDecoder end random byte streams in a r
       (prefix, tail, limits, cutsFor) => {
         const wire = concat([prefix, tail]);
         const lim = limits ?? DEFAULT_PARSER_LIMITS;
-        const whole = feed(wire, [], ["GET", "GET"], lim);
-        const split = feed(wire, cutsFor(wire.length), ["GET", "GET"], lim);
+        const whole = feed(wire, [], { methods: ["GET", "GET"], limits: lim });
+        const split = feed(wire, cutsFor(wire.length), {
+          methods: ["GET", "GET"],
+          limits: lim,
+        });
         assertEquals(comparable(split), comparable(whole));
       },
     ),
@@ -580,16 +458,7 @@ Deno.test("parseResponseHead() and ChunkedDecoder end random byte streams in a r
 });
 
 Deno.test("ChunkedDecoder.decode() ends random chunked bodies in data, a wait or an HttpParseError", () => {
-  const chunkishArb = fc.array(
-    fc.oneof(
-      {
-        weight: 4,
-        arbitrary: fc.constantFrom(...bytes("0123456789aF\r\n;=: ")),
-      },
-      { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) },
-    ),
-    { maxLength: 300 },
-  ).map((b) => Uint8Array.from(b));
+  const chunkishArb = mostlyFromArb("0123456789aF\r\n;=: ", 4, 300);
   fc.assert(
     fc.property(chunkishArb, limitsArb, (input, limits) => {
       const decoder = new ChunkedDecoder(limits);

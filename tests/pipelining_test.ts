@@ -14,6 +14,9 @@ import {
 } from "@std/assert";
 import { createClient } from "../mod.ts";
 import {
+  fetchTexts,
+  keepAliveHandler,
+  largeBodyHandler,
   type RawRequest,
   rawServer,
   response,
@@ -60,12 +63,7 @@ Deno.test("Client.fetch() with pipelining writes later requests before earlier r
     pipelining: 4,
   });
   assertEquals(await (await client.fetch(server.origin)).text(), "warm");
-  const texts = await Promise.all(
-    Array.from(
-      { length: 4 },
-      async (_, i) => (await client.fetch(`${server.origin}/${i}`)).text(),
-    ),
-  );
+  const texts = await fetchTexts(client, server.origin, 4);
   assertEquals(texts, ["/0", "/1", "/2", "/3"]);
   // All four were read before any of their responses was written.
   assertEquals(bursts, [4]);
@@ -83,22 +81,13 @@ Deno.test("Client.fetch() pipelines only after a keep-alive response on the conn
     await sleep(30);
     firstReadAlone.push(conn.buffered === 0);
     await conn.write(response(first.target));
-    while (true) {
-      const req = await conn.readRequest();
-      if (req === null) return;
-      await conn.write(response(req.target));
-    }
+    await keepAliveHandler((req) => response(req.target))(conn);
   });
   await using client = createClient({
     maxConnectionsPerOrigin: 1,
     pipelining: 8,
   });
-  const texts = await Promise.all(
-    Array.from(
-      { length: 4 },
-      async (_, i) => (await client.fetch(`${server.origin}/${i}`)).text(),
-    ),
-  );
+  const texts = await fetchTexts(client, server.origin, 4);
   assertEquals(texts, ["/0", "/1", "/2", "/3"]);
   assertEquals(firstReadAlone, [true]);
 });
@@ -222,12 +211,7 @@ Deno.test("Client.fetch() replays unanswered idempotent requests when a server c
     pipelining: 6,
   });
   await (await client.fetch(`${server.origin}/warm`)).text();
-  const texts = await Promise.all(
-    Array.from(
-      { length: 8 },
-      async (_, i) => (await client.fetch(`${server.origin}/${i}`)).text(),
-    ),
-  );
+  const texts = await fetchTexts(client, server.origin, 8);
   assertEquals(texts, Array.from({ length: 8 }, (_, i) => `/${i}`));
   assertGreaterOrEqual(server.accepted, 2);
   const stats = client.stats();
@@ -251,46 +235,22 @@ Deno.test("Client.fetch() moves requests behind a Connection: close response to 
       );
       return;
     }
-    while (true) {
-      const req = await conn.readRequest();
-      if (req === null) return;
-      await conn.write(response(req.target));
-    }
+    await keepAliveHandler((req) => response(req.target))(conn);
   });
   await using client = createClient({
     maxConnectionsPerOrigin: 1,
     pipelining: 4,
   });
   await (await client.fetch(`${server.origin}/warm`)).text();
-  const texts = await Promise.all(
-    Array.from(
-      { length: 4 },
-      async (_, i) => (await client.fetch(`${server.origin}/${i}`)).text(),
-    ),
-  );
+  const texts = await fetchTexts(client, server.origin, 4);
   assertEquals(texts, ["/0", "/1", "/2", "/3"]);
   assertEquals(server.accepted, 2);
 });
 
 Deno.test("Client.fetch() moves requests stalled behind an unread pipelined body elsewhere", async () => {
-  await using server = rawServer(async (conn) => {
-    while (true) {
-      const req = await conn.readRequest();
-      if (req === null) return;
-      if (req.target === "/large") {
-        await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 4000000\r\n\r\n");
-        try {
-          for (let i = 0; i < 40; i++) {
-            await conn.write(new Uint8Array(100_000));
-          }
-        } catch {
-          return;
-        }
-      } else {
-        await conn.write(response(req.target));
-      }
-    }
-  });
+  await using server = rawServer(
+    largeBodyHandler(40, (req) => response(req.target)),
+  );
   await using client = createClient({
     maxConnectionsPerOrigin: 2,
     pipelining: 4,
@@ -316,27 +276,16 @@ Deno.test("Client.fetch() moves requests stalled behind an unread pipelined body
 
 Deno.test("Client.fetch() does not pipeline to an HTTP/1.0 server", async () => {
   let pipelined = 0;
-  await using server = rawServer(async (conn) => {
-    while (true) {
-      const req = await conn.readRequest();
-      if (req === null) return;
-      await sleep(3);
-      if (conn.buffered > 0) pipelined++;
-      await conn.write(
-        `HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: ${req.target.length}\r\n\r\n${req.target}`,
-      );
-    }
-  });
+  await using server = rawServer(keepAliveHandler(async (req, conn) => {
+    await sleep(3);
+    if (conn.buffered > 0) pipelined++;
+    return `HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: ${req.target.length}\r\n\r\n${req.target}`;
+  }));
   await using client = createClient({
     maxConnectionsPerOrigin: 1,
     pipelining: 4,
   });
-  const texts = await Promise.all(
-    Array.from(
-      { length: 6 },
-      async (_, i) => (await client.fetch(`${server.origin}/${i}`)).text(),
-    ),
-  );
+  const texts = await fetchTexts(client, server.origin, 6);
   assertEquals(texts, Array.from({ length: 6 }, (_, i) => `/${i}`));
   assertEquals(pipelined, 0);
   assertEquals(server.accepted, 1);

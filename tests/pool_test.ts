@@ -17,9 +17,13 @@ import { Exchange } from "../_connection.ts";
 import { DEFAULT_PARSER_LIMITS } from "../_http1.ts";
 import { type ConnectTarget, Pool, type PoolSettings } from "../pool.ts";
 import {
+  fetchTexts,
   keepAliveHandler,
+  largeBodyHandler,
+  type RawServer,
   rawServer,
   response,
+  runWithMod,
   sleep,
   waitFor,
 } from "./_servers.ts";
@@ -48,23 +52,16 @@ Deno.test("Pool never opens more than maxConnectionsPerOrigin and completes ever
     open++;
     peak = Math.max(peak, open);
     try {
-      while (true) {
-        const req = await conn.readRequest();
-        if (req === null) return;
+      await keepAliveHandler(async (req) => {
         await sleep(2);
-        await conn.write(response(req.target));
-      }
+        return response(req.target);
+      })(conn);
     } finally {
       open--;
     }
   });
   await using client = createClient({ maxConnectionsPerOrigin: 3 });
-  const results = await Promise.all(
-    Array.from({ length: 60 }, async (_, i) => {
-      const res = await client.fetch(`${server.origin}/${i}`);
-      return await res.text();
-    }),
-  );
+  const results = await fetchTexts(client, server.origin, 60);
   assertEquals(results, Array.from({ length: 60 }, (_, i) => `/${i}`));
   assertLessOrEqual(peak, 3);
   assertEquals(server.accepted, 3);
@@ -73,13 +70,21 @@ Deno.test("Pool never opens more than maxConnectionsPerOrigin and completes ever
   assertGreaterOrEqual(totals.queueWaitMax, 0);
 });
 
-Deno.test("Pool fails a request beyond maxQueue with a TypeError naming the origin and the limit", async () => {
-  await using server = rawServer(async (conn) => {
+/**
+ * A server whose every connection answers one request with `slow` after
+ * `ms` milliseconds, then waits up to 2 s for the client to close it.
+ */
+function slowServer(ms: number): RawServer {
+  return rawServer(async (conn) => {
     await conn.readRequest();
-    await sleep(200);
+    await sleep(ms);
     await conn.write(response("slow"));
     await conn.waitForClose(2000);
   });
+}
+
+Deno.test("Pool fails a request beyond maxQueue with a TypeError naming the origin and the limit", async () => {
+  await using server = slowServer(200);
   await using client = createClient({
     maxConnectionsPerOrigin: 1,
     maxQueue: 1,
@@ -96,12 +101,7 @@ Deno.test("Pool fails a request beyond maxQueue with a TypeError naming the orig
 });
 
 Deno.test("Pool fails a request that waits longer than queueTimeout", async () => {
-  await using server = rawServer(async (conn) => {
-    await conn.readRequest();
-    await sleep(300);
-    await conn.write(response("slow"));
-    await conn.waitForClose(2000);
-  });
+  await using server = slowServer(300);
   await using client = createClient({
     maxConnectionsPerOrigin: 1,
     queueTimeout: 50,
@@ -199,11 +199,7 @@ Deno.test("Pool discards an idle connection that received unsolicited bytes (a 4
       await conn.waitForClose(2000);
       return;
     }
-    while (true) {
-      const next = await conn.readRequest();
-      if (next === null) return;
-      await conn.write(response("later"));
-    }
+    await keepAliveHandler(() => response("later"))(conn);
   });
   await using client = createClient({ retry: false });
   await (await client.fetch(server.origin)).text();
@@ -245,24 +241,9 @@ Deno.test("Pool gives back the connection of an unread chunked body that fits th
 });
 
 Deno.test("Pool does not deadlock on a large unread body: bodyTimeout frees the connection", async () => {
-  await using server = rawServer(async (conn) => {
-    while (true) {
-      const req = await conn.readRequest();
-      if (req === null) return;
-      if (req.target === "/large") {
-        await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n");
-        try {
-          for (let i = 0; i < 100; i++) {
-            await conn.write(new Uint8Array(100_000));
-          }
-        } catch {
-          return; // The client gave up on it.
-        }
-      } else {
-        await conn.write(response("small"));
-      }
-    }
-  });
+  await using server = rawServer(
+    largeBodyHandler(100, () => response("small")),
+  );
   await using client = createClient({
     maxConnectionsPerOrigin: 1,
     bodyTimeout: 200,
@@ -278,24 +259,9 @@ Deno.test("Pool does not deadlock on a large unread body: bodyTimeout frees the 
 });
 
 Deno.test("Pool frees the connection at once when a large body is cancelled", async () => {
-  await using server = rawServer(async (conn) => {
-    while (true) {
-      const req = await conn.readRequest();
-      if (req === null) return;
-      if (req.target === "/large") {
-        await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n");
-        try {
-          for (let i = 0; i < 100; i++) {
-            await conn.write(new Uint8Array(100_000));
-          }
-        } catch {
-          return;
-        }
-      } else {
-        await conn.write(response("small"));
-      }
-    }
-  });
+  await using server = rawServer(
+    largeBodyHandler(100, () => response("small")),
+  );
   await using client = createClient({ maxConnectionsPerOrigin: 1 });
   const large = await client.fetch(`${server.origin}/large`);
   await large.body!.cancel();
@@ -398,14 +364,10 @@ Deno.test("Pool bounds connecting by connectTimeout, failing only the request th
 });
 
 Deno.test("Client.close() rejects new requests, lets in-flight ones finish and closes every socket", async () => {
-  await using server = rawServer(async (conn) => {
-    while (true) {
-      const req = await conn.readRequest();
-      if (req === null) return;
-      await sleep(50);
-      await conn.write(response("done"));
-    }
-  });
+  await using server = rawServer(keepAliveHandler(async () => {
+    await sleep(50);
+    return response("done");
+  }));
   const client = createClient({ maxConnectionsPerOrigin: 2 });
   const inflight = Array.from({ length: 4 }, () => client.fetch(server.origin));
   await sleep(10);
@@ -434,21 +396,15 @@ Deno.test("Client supports await using and closes its sockets on scope exit", as
 
 Deno.test("Client with idle pooled sockets and no close() lets the process exit", async () => {
   await using server = rawServer(keepAliveHandler(() => response("bye")));
-  const script = `
-    import { createClient } from ${
-    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
-  };
+  const output = await runWithMod(
+    ["createClient"],
+    `
     const client = createClient({ idleTimeout: 60000 });
     const res = await client.fetch(${JSON.stringify(server.origin)});
     console.log(await res.text());
-  `;
-  const started = Date.now();
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--no-check", "--quiet", script],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assertEquals(new TextDecoder().decode(output.stdout).trim(), "bye");
-  assert(output.success, new TextDecoder().decode(output.stderr));
-  assertLessOrEqual(Date.now() - started, 3000);
+  `,
+  );
+  assertEquals(output.stdout.trim(), "bye");
+  assert(output.success, output.stderr);
+  assertLessOrEqual(output.elapsed, 3000);
 });

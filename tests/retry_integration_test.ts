@@ -107,12 +107,6 @@ function finRaceServer(): RawServer & { seen: Seen[] } {
   });
 }
 
-interface ResetRaceServer extends AsyncDisposable {
-  origin: string;
-  seen: Seen[];
-  readonly accepted: number;
-}
-
 /**
  * The keep-alive race with unread bytes: the first connection answers its
  * first request, then reads only the first bytes of the second one (its head
@@ -124,75 +118,44 @@ interface ResetRaceServer extends AsyncDisposable {
  * bare reset, with no FIN before it, needs a process that closes without
  * `shutdown`: see `pythonResetServer`.
  */
-function resetRaceServer(): ResetRaceServer {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  const conns: ServerConn[] = [];
-  const tasks: Promise<void>[] = [];
+function resetRaceServer(): RawServer & { seen: Seen[] } {
   const seen: Seen[] = [];
-  const serve = async (socket: Deno.Conn, conn: ServerConn): Promise<void> => {
-    try {
-      if (conn.id === 1) {
-        const first = await conn.readRequest();
-        if (first === null) return;
-        seen.push(record(first, 1, 1));
-        await conn.write(response("first"));
-        // The next request is not read through `conn`, which would read it
-        // whole: only its first bytes, straight from the socket.
-        const buf = new Uint8Array(256);
-        const n = await socket.read(buf);
-        if (n === null) return;
-        const text = latin1(buf.subarray(0, n));
-        seen.push({
-          conn: 1,
-          nth: 2,
-          method: text.slice(0, text.indexOf(" ")),
-          target: text.split(" ")[1] ?? "",
-          id: /\r\nx-request-id: *([^\r]*)\r\n/i.exec(text)?.[1],
-          key: /\r\nidempotency-key: *([^\r]*)\r\n/i.exec(text)?.[1],
-          body: "",
-        });
-        // Let the rest of the request land in the receive buffer, unread.
-        await sleep(20);
-        return;
-      }
-      for (let nth = 1; nth <= 100; nth++) {
-        const req = await conn.readRequest();
-        if (req === null) return;
-        const s = record(req, conn.id, nth);
-        seen.push(s);
-        await conn.write(response(`ok ${s.id}`));
-      }
-    } catch {
-      // The test asserts on what was seen.
-    } finally {
-      conn.close();
+  // rawServer closes the connection when this returns or throws; the test
+  // asserts on what was seen.
+  const server = rawServer(async (conn, socket) => {
+    if (conn.id === 1) {
+      const first = await conn.readRequest();
+      if (first === null) return;
+      seen.push(record(first, 1, 1));
+      await conn.write(response("first"));
+      // The next request is not read through `conn`, which would read it
+      // whole: only its first bytes, straight from the socket.
+      const buf = new Uint8Array(256);
+      const n = await socket.read(buf);
+      if (n === null) return;
+      const text = latin1(buf.subarray(0, n));
+      seen.push({
+        conn: 1,
+        nth: 2,
+        method: text.slice(0, text.indexOf(" ")),
+        target: text.split(" ")[1] ?? "",
+        id: /\r\nx-request-id: *([^\r]*)\r\n/i.exec(text)?.[1],
+        key: /\r\nidempotency-key: *([^\r]*)\r\n/i.exec(text)?.[1],
+        body: "",
+      });
+      // Let the rest of the request land in the receive buffer, unread.
+      await sleep(20);
+      return;
     }
-  };
-  const accepting = (async () => {
-    for await (const socket of listener) {
-      const conn = new ServerConn(socket, conns.length + 1);
-      conns.push(conn);
-      tasks.push(serve(socket, conn));
+    for (let nth = 1; nth <= 100; nth++) {
+      const req = await conn.readRequest();
+      if (req === null) return;
+      const s = record(req, conn.id, nth);
+      seen.push(s);
+      await conn.write(response(`ok ${s.id}`));
     }
-  })();
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    seen,
-    get accepted() {
-      return conns.length;
-    },
-    async [Symbol.asyncDispose]() {
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-      for (const conn of conns) conn.close();
-      await accepting.catch(() => {});
-      await Promise.allSettled(tasks);
-    },
-  };
+  });
+  return Object.assign(server, { seen });
 }
 
 /** An origin nothing listens on: connecting to it is refused. */
@@ -207,6 +170,11 @@ function idHeader(id: string, extra: Record<string, string> = {}): {
   headers: Record<string, string>;
 } {
   return { headers: { "x-request-id": id, ...extra } };
+}
+
+/** The POST of an order, with `x-request-id: post` and `extra` headers. */
+function postOrder(extra: Record<string, string> = {}): RequestInit {
+  return { method: "POST", ...idHeader("post", extra), body: "order" };
 }
 
 function ids(seen: Seen[]): (string | undefined)[] {
@@ -582,12 +550,7 @@ Deno.test("Client.fetch() never replays a POST without Idempotency-Key after the
   await using client = createClient({ retry: fastRetry(events) });
   await (await client.fetch(server.origin, idHeader("warm"))).text();
   const error = await assertRejects(
-    () =>
-      client.fetch(server.origin, {
-        method: "POST",
-        ...idHeader("post"),
-        body: "order",
-      }),
+    () => client.fetch(server.origin, postOrder()),
     TypeError,
   );
   assertInstanceOf(error, RequestFailure);
@@ -604,11 +567,10 @@ Deno.test("Client.fetch() replays a POST with an Idempotency-Key after the keep-
     const events: RetryEvent[] = [];
     await using client = createClient({ retry: fastRetry(events) });
     await (await client.fetch(server.origin, idHeader("warm"))).text();
-    const res = await client.fetch(server.origin, {
-      method: "POST",
-      ...idHeader("post", { [header]: '"order-42"' }),
-      body: "order",
-    });
+    const res = await client.fetch(
+      server.origin,
+      postOrder({ [header]: '"order-42"' }),
+    );
     assertEquals(await res.text(), "ok post");
     assertEquals(ids(server.seen), ["warm", "post", "post"], header);
     assertEquals(server.seen.map((s) => s.body), ["", "order", "order"]);
@@ -624,11 +586,7 @@ Deno.test("Client.fetch() with retry.idempotencyKey gives a POST a key and repla
     retry: fastRetry(events, { idempotencyKey: true }),
   });
   await (await client.fetch(server.origin, idHeader("warm"))).text();
-  const res = await client.fetch(server.origin, {
-    method: "POST",
-    ...idHeader("post"),
-    body: "order",
-  });
+  const res = await client.fetch(server.origin, postOrder());
   assertEquals(await res.text(), "ok post");
   assertEquals(ids(server.seen), ["warm", "post", "post"]);
   assertEquals(server.seen[0].key, undefined); // A GET gets no key.
@@ -640,6 +598,29 @@ Deno.test("Client.fetch() with retry.idempotencyKey gives a POST a key and repla
 });
 
 // ---- case 3: written on a fresh connection, or response under way ----------
+
+/**
+ * POSTs an order to a new `scriptedServer(script)` that fails it, and asserts
+ * it failed with a RequestFailure and was not retried: the server received it
+ * once and onRetry was never called. Returns the failure and how many
+ * connections the server accepted.
+ */
+async function assertPostNotRetried(
+  script: Script,
+): Promise<{ error: RequestFailure; accepted: number }> {
+  await using server = scriptedServer(script);
+  const events: RetryEvent[] = [];
+  await using client = createClient({ retry: fastRetry(events) });
+  const error = await assertRejects(
+    () => client.fetch(server.origin, postOrder()),
+    TypeError,
+  );
+  assertInstanceOf(error, RequestFailure);
+  await sleep(20);
+  assertEquals(ids(server.seen), ["post"]);
+  assertEquals(events, []);
+  return { error, accepted: server.accepted };
+}
 
 Deno.test("Client.fetch() retries a GET with backoff when a fresh connection closes after reading it, and never a POST", async () => {
   await using server = scriptedServer((s) =>
@@ -660,24 +641,9 @@ Deno.test("Client.fetch() retries a GET with backoff when a fresh connection clo
   assertEquals([error.stage, error.reused], ["sent", false]);
   assertEquals(client.stats().totals.retries.network, 1);
 
-  await using postServer = scriptedServer(() => null);
-  const postEvents: RetryEvent[] = [];
-  await using postClient = createClient({ retry: fastRetry(postEvents) });
-  const postError = await assertRejects(
-    () =>
-      postClient.fetch(postServer.origin, {
-        method: "POST",
-        ...idHeader("post"),
-        body: "order",
-      }),
-    TypeError,
-  );
-  assertInstanceOf(postError, RequestFailure);
-  assertEquals([postError.stage, postError.reused], ["sent", false]);
-  await sleep(20);
-  assertEquals(ids(postServer.seen), ["post"]);
-  assertEquals(postServer.accepted, 1);
-  assertEquals(postEvents, []);
+  const post = await assertPostNotRetried(() => null);
+  assertEquals([post.error.stage, post.error.reused], ["sent", false]);
+  assertEquals(post.accepted, 1);
 });
 
 Deno.test("Client.fetch() gives up after maxAttempts when every fresh connection closes unanswered, saying how many attempts", async () => {
@@ -716,23 +682,8 @@ Deno.test("Client.fetch() retries a GET whose response head was cut off, and nev
   assertInstanceOf(error, RequestFailure);
   assertEquals(error.stage, "response");
 
-  await using postServer = scriptedServer(halfHead);
-  const postEvents: RetryEvent[] = [];
-  await using postClient = createClient({ retry: fastRetry(postEvents) });
-  const postError = await assertRejects(
-    () =>
-      postClient.fetch(postServer.origin, {
-        method: "POST",
-        ...idHeader("post"),
-        body: "order",
-      }),
-    TypeError,
-  );
-  assertInstanceOf(postError, RequestFailure);
-  assertEquals(postError.stage, "response");
-  await sleep(20);
-  assertEquals(ids(postServer.seen), ["post"]);
-  assertEquals(postEvents, []);
+  const post = await assertPostNotRetried(halfHead);
+  assertEquals(post.error.stage, "response");
 });
 
 Deno.test("Client.fetch() retries a headers timeout with backoff, not as stale, even on a reused connection", async () => {
@@ -887,11 +838,7 @@ Deno.test("Client.fetch() returns a 503 to a POST without Idempotency-Key as it 
   );
   const events: RetryEvent[] = [];
   await using client = createClient({ retry: fastRetry(events) });
-  const res = await client.fetch(server.origin, {
-    method: "POST",
-    ...idHeader("post"),
-    body: "order",
-  });
+  const res = await client.fetch(server.origin, postOrder());
   assertEquals(res.status, 503);
   assertEquals(await res.text(), "busy");
   assertEquals(ids(server.seen), ["post"]);

@@ -15,16 +15,39 @@ import {
   assertStrictEquals,
   assertStringIncludes,
 } from "@std/assert";
-import { createClient } from "../mod.ts";
-import { keepAliveHandler, response, waitFor } from "./_servers.ts";
+import { type Client, createClient, type TlsOptions } from "../mod.ts";
+import { fetchTexts, keepAliveHandler, response, waitFor } from "./_servers.ts";
 import {
   HAS_IPV6_LOOPBACK,
   mtlsServer,
   PEM,
+  type TlsRawServer,
   tlsRawServer,
+  type TlsRawServerOptions,
 } from "./_tls_servers.ts";
 
 const TRUST_CA = { caCerts: [PEM.ca] };
+/** Trusts the test CA and presents the test client certificate. */
+const WITH_CLIENT_CERT = {
+  caCerts: [PEM.ca],
+  cert: PEM.clientCert,
+  key: PEM.clientKey,
+};
+const UNTRUSTED = { cert: PEM.untrustedCert, key: PEM.untrustedKey };
+const WRONG_HOST = { cert: PEM.wrongHostCert, key: PEM.wrongHostKey };
+
+/**
+ * A TLS server that answers every request with `no`: for tests in which the
+ * client must not get that far.
+ */
+function answeringNo(options?: TlsRawServerOptions): TlsRawServer {
+  return tlsRawServer(keepAliveHandler(() => response("no")), options);
+}
+
+/** Fetches `url` and returns the TypeError the fetch rejects with. */
+async function fetchFails(client: Client, url: string): Promise<TypeError> {
+  return await assertRejects(() => client.fetch(url), TypeError);
+}
 
 /** The message of `error` and of every `cause` below it, joined. */
 function messages(error: unknown): string {
@@ -121,15 +144,9 @@ Deno.test("Client.stats() keeps http and https on the same host and port as sepa
 // ---- certificate checks --------------------------------------------------
 
 Deno.test("Client.fetch() refuses a server certificate from an untrusted issuer", async () => {
-  await using server = tlsRawServer(keepAliveHandler(() => response("no")), {
-    cert: PEM.untrustedCert,
-    key: PEM.untrustedKey,
-  });
+  await using server = answeringNo(UNTRUSTED);
   await using client = createClient({ tls: TRUST_CA });
-  const error = await assertRejects(
-    () => client.fetch(`${server.origin}/`),
-    TypeError,
-  );
+  const error = await fetchFails(client, `${server.origin}/`);
   assertStringIncludes(error.message, "TLS certificate is not trusted");
   assertStringIncludes(error.message, "tls.caCerts");
   assertInstanceOf(error.cause, Deno.errors.InvalidData);
@@ -139,27 +156,18 @@ Deno.test("Client.fetch() refuses a server certificate from an untrusted issuer"
 });
 
 Deno.test("Client.fetch() does not trust the test CA without tls.caCerts", async () => {
-  await using server = tlsRawServer(keepAliveHandler(() => response("no")));
+  await using server = answeringNo();
   await using client = createClient();
-  const error = await assertRejects(
-    () => client.fetch(`${server.origin}/`),
-    TypeError,
-  );
+  const error = await fetchFails(client, `${server.origin}/`);
   assertStringIncludes(error.message, "TLS certificate is not trusted");
   assertInstanceOf(error.cause, Deno.errors.InvalidData);
   assertEquals(client.stats().totals.connectionsOpened, 0);
 });
 
 Deno.test("Client.fetch() refuses a server certificate for another host name", async () => {
-  await using server = tlsRawServer(keepAliveHandler(() => response("no")), {
-    cert: PEM.wrongHostCert,
-    key: PEM.wrongHostKey,
-  });
+  await using server = answeringNo(WRONG_HOST);
   await using client = createClient({ tls: TRUST_CA });
-  const error = await assertRejects(
-    () => client.fetch(`${server.origin}/`),
-    TypeError,
-  );
+  const error = await fetchFails(client, `${server.origin}/`);
   assertStringIncludes(
     error.message,
     "TLS certificate does not match the host name",
@@ -170,15 +178,9 @@ Deno.test("Client.fetch() refuses a server certificate for another host name", a
 });
 
 Deno.test("Client.fetch() checks the host name it was given: localhost against a wrong-host certificate", async () => {
-  await using server = tlsRawServer(keepAliveHandler(() => response("no")), {
-    cert: PEM.wrongHostCert,
-    key: PEM.wrongHostKey,
-  });
+  await using server = answeringNo(WRONG_HOST);
   await using client = createClient({ tls: TRUST_CA });
-  const error = await assertRejects(
-    () => client.fetch(`https://localhost:${server.port}/`),
-    TypeError,
-  );
+  const error = await fetchFails(client, `https://localhost:${server.port}/`);
   assertStringIncludes(
     error.message,
     "TLS certificate does not match the host name",
@@ -191,15 +193,9 @@ Deno.test("Client.fetch() checks the host name it was given: localhost against a
 Deno.test({
   name: "Client.fetch() does not retry a TLS certificate failure",
   async fn() {
-    await using server = tlsRawServer(keepAliveHandler(() => response("no")), {
-      cert: PEM.untrustedCert,
-      key: PEM.untrustedKey,
-    });
+    await using server = answeringNo(UNTRUSTED);
     await using client = createClient({ tls: TRUST_CA });
-    const error = await assertRejects(
-      () => client.fetch(`${server.origin}/`),
-      TypeError,
-    );
+    const error = await fetchFails(client, `${server.origin}/`);
     assertInstanceOf(error.cause, Deno.errors.InvalidData);
     assertEquals(server.accepted, 1);
     assertEquals(client.stats().totals.retries.connect, 0);
@@ -211,9 +207,7 @@ Deno.test({
 
 Deno.test("Client.fetch() presents tls.cert and tls.key as a client certificate", async () => {
   await using server = await mtlsServer();
-  await using client = createClient({
-    tls: { caCerts: [PEM.ca], cert: PEM.clientCert, key: PEM.clientKey },
-  });
+  await using client = createClient({ tls: WITH_CLIENT_CERT });
   for (let i = 0; i < 3; i++) {
     const res = await client.fetch(`${server.origin}/${i}`);
     assertEquals(res.status, 200);
@@ -229,10 +223,7 @@ Deno.test("Client.fetch() presents tls.cert and tls.key as a client certificate"
 Deno.test("Client.fetch() fails with a TypeError when the server requires a client certificate and none is configured", async () => {
   await using server = await mtlsServer();
   await using client = createClient({ tls: TRUST_CA, retry: false });
-  const error = await assertRejects(
-    () => client.fetch(`${server.origin}/`),
-    TypeError,
-  );
+  const error = await fetchFails(client, `${server.origin}/`);
   assertStringIncludes(messages(error), "CertificateRequired");
   assertEquals(server.requests, 0);
   assertEquals(server.peers, []);
@@ -253,15 +244,9 @@ Deno.test("Client.fetch() offers ALPN http/1.1 and the server negotiates it", as
 });
 
 Deno.test("Client.fetch() fails with a TypeError when the server speaks only ALPN h2", async () => {
-  await using server = tlsRawServer(
-    keepAliveHandler(() => response("no")),
-    { alpnProtocols: ["h2"] },
-  );
+  await using server = answeringNo({ alpnProtocols: ["h2"] });
   await using client = createClient({ tls: TRUST_CA });
-  const error = await assertRejects(
-    () => client.fetch(`${server.origin}/`),
-    TypeError,
-  );
+  const error = await fetchFails(client, `${server.origin}/`);
   assertStringIncludes(error.message, "TLS handshake failed");
   assertStringIncludes(messages(error), "NoApplicationProtocol");
   assertInstanceOf(rootCause(error), Deno.errors.InvalidData);
@@ -271,17 +256,13 @@ Deno.test("Client.fetch() fails with a TypeError when the server speaks only ALP
 
 Deno.test("Client.fetch() pipelines idempotent requests over one TLS connection", async () => {
   let maxBehind = 0;
-  await using server = tlsRawServer(async (conn) => {
-    // Bounded by the client: it closes the connection when the test ends.
-    while (true) {
-      const req = await conn.readRequest();
-      if (req === null) return;
-      // Bytes already buffered once a request is read: the next request(s)
-      // arrived before this response was written.
-      if (conn.buffered > 0) maxBehind = Math.max(maxBehind, conn.buffered);
-      await conn.write(response(`piped ${req.target}`));
-    }
-  });
+  // Bounded by the client: it closes the connection when the test ends.
+  await using server = tlsRawServer(keepAliveHandler((req, conn) => {
+    // Bytes already buffered once a request is read: the next request(s)
+    // arrived before this response was written.
+    if (conn.buffered > 0) maxBehind = Math.max(maxBehind, conn.buffered);
+    return response(`piped ${req.target}`);
+  }));
   await using client = createClient({
     tls: TRUST_CA,
     pipelining: 4,
@@ -293,12 +274,7 @@ Deno.test("Client.fetch() pipelines idempotent requests over one TLS connection"
     await (await client.fetch(`${server.origin}/warm`)).text(),
     "piped /warm",
   );
-  const texts = await Promise.all(
-    Array.from({ length: 16 }, async (_, i) => {
-      const res = await client.fetch(`${server.origin}/${i}`);
-      return await res.text();
-    }),
-  );
+  const texts = await fetchTexts(client, server.origin, 16);
   assertEquals(texts, Array.from({ length: 16 }, (_, i) => `piped /${i}`));
   assertEquals(server.accepted, 1);
   const { totals } = client.stats();
@@ -396,51 +372,41 @@ function silentTcpServer() {
   };
 }
 
-Deno.test("Client.fetch() bounds a TLS handshake that never completes by connectTimeout", async () => {
+/**
+ * Fetches with `tls` and a connectTimeout of 200 ms from a server that never
+ * answers the handshake; asserts the fetch fails in time, naming the timeout,
+ * and opened no connection. Returns how many connections the server accepted.
+ */
+async function assertHandshakeTimesOut(tls: TlsOptions): Promise<number> {
   await using server = silentTcpServer();
-  await using client = createClient({
-    tls: TRUST_CA,
-    connectTimeout: 200,
-    retry: false,
-  });
+  await using client = createClient({ tls, connectTimeout: 200, retry: false });
   const start = Date.now();
-  const error = await assertRejects(
-    () => client.fetch(`https://127.0.0.1:${server.port}/`),
-    TypeError,
-  );
+  const error = await fetchFails(client, `https://127.0.0.1:${server.port}/`);
   const elapsed = Date.now() - start;
   assertStringIncludes(error.message, "connectTimeout (200 ms)");
   assertInstanceOf(error.cause, DOMException);
   assertEquals(error.cause.name, "TimeoutError");
   // Each of the (at most 3) unsent attempts is bounded by connectTimeout.
   assertLess(elapsed, 1500);
-  assertGreater(server.accepted, 0);
   assertEquals(client.stats().totals.connectionsOpened, 0);
+  return server.accepted;
+}
+
+Deno.test("Client.fetch() bounds a TLS handshake that never completes by connectTimeout", async () => {
+  assertGreater(await assertHandshakeTimesOut(TRUST_CA), 0);
 });
 
 Deno.test("Client.fetch() bounds a TLS handshake with a client certificate by connectTimeout", async () => {
-  await using server = silentTcpServer();
-  await using client = createClient({
-    tls: { caCerts: [PEM.ca], cert: PEM.clientCert, key: PEM.clientKey },
-    connectTimeout: 200,
-    retry: false,
-  });
-  const start = Date.now();
-  const error = await assertRejects(
-    () => client.fetch(`https://127.0.0.1:${server.port}/`),
-    TypeError,
-  );
-  const elapsed = Date.now() - start;
-  assertStringIncludes(error.message, "connectTimeout (200 ms)");
-  assertInstanceOf(error.cause, DOMException);
-  assertEquals(error.cause.name, "TimeoutError");
-  assertLess(elapsed, 1500);
-  assertEquals(client.stats().totals.connectionsOpened, 0);
+  await assertHandshakeTimesOut(WITH_CLIENT_CERT);
 });
 
-Deno.test("Client.fetch() rejects with the signal's reason when aborted during a TLS handshake", async () => {
+/**
+ * Aborts a fetch with `tls` while its handshake hangs; asserts it rejects with
+ * the signal's reason and leaves nothing connecting or opened.
+ */
+async function assertHandshakeAborts(tls: TlsOptions): Promise<void> {
   await using server = silentTcpServer();
-  await using client = createClient({ tls: TRUST_CA });
+  await using client = createClient({ tls });
   const controller = new AbortController();
   const reason = new Error("stop the handshake");
   const pending = client.fetch(`https://127.0.0.1:${server.port}/`, {
@@ -452,22 +418,12 @@ Deno.test("Client.fetch() rejects with the signal's reason when aborted during a
   assertStrictEquals(error, reason);
   assert(await waitFor(() => client.stats().origins[0].connecting === 0));
   assertEquals(client.stats().totals.connectionsOpened, 0);
+}
+
+Deno.test("Client.fetch() rejects with the signal's reason when aborted during a TLS handshake", async () => {
+  await assertHandshakeAborts(TRUST_CA);
 });
 
 Deno.test("Client.fetch() rejects with the signal's reason when aborted during a TLS handshake with a client certificate", async () => {
-  await using server = silentTcpServer();
-  await using client = createClient({
-    tls: { caCerts: [PEM.ca], cert: PEM.clientCert, key: PEM.clientKey },
-  });
-  const controller = new AbortController();
-  const reason = new Error("stop the handshake");
-  const pending = client.fetch(`https://127.0.0.1:${server.port}/`, {
-    signal: controller.signal,
-  });
-  assert(await waitFor(() => server.accepted === 1));
-  controller.abort(reason);
-  const error = await pending.then(() => null, (e: unknown) => e);
-  assertStrictEquals(error, reason);
-  assert(await waitFor(() => client.stats().origins[0].connecting === 0));
-  assertEquals(client.stats().totals.connectionsOpened, 0);
+  await assertHandshakeAborts(WITH_CLIENT_CERT);
 });
