@@ -151,6 +151,22 @@ function plan(tlsAvailable: boolean): Row[] {
         client: { kind: "undici", connections: 8, pipelining: 8 },
       },
     );
+    if (c === 64) {
+      // The same 64 requests in flight on fewer, deeper pipelines: with
+      // pipelining, more connections bring no gain.
+      rows.push(
+        {
+          workload: w,
+          label: "pooled-fetch 2x32 pipelined",
+          client: { kind: "pooled", connections: 2, pipelining: 32 },
+        },
+        {
+          workload: w,
+          label: "undici Pool 2x32 pipelined",
+          client: { kind: "undici", connections: 2, pipelining: 32 },
+        },
+      );
+    }
   }
   const pipe: Workload = {
     name: "1 pipelined conn vs 16 conns, small c=16",
