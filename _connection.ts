@@ -44,9 +44,10 @@ export interface ConnectionHost {
   /** A response completed: the connection can take another request. */
   released(conn: Connection): void;
   /**
-   * The connection closed. `pipelineFailed` is true when it closed with more
-   * than one request in flight or broke framing, so the pool may stop
-   * pipelining to this origin for a while.
+   * The connection closed. `pipelineFailed` is true when the server's doing
+   * (EOF, reset, an error) closed it with more than one request in flight,
+   * or it broke framing, so the pool may stop pipelining to this origin for
+   * a while.
    */
   closed(conn: Connection, reason: CloseReason, pipelineFailed: boolean): void;
 }

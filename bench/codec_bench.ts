@@ -24,6 +24,7 @@ import {
   type RequestHead,
   validateRequestHead,
 } from "../_http1.ts";
+import { concat } from "../_connection.ts";
 import { ServerProcess } from "./_server_process.ts";
 
 const server = await ServerProcess.start(false);
@@ -108,14 +109,7 @@ const CHUNKED_BODY = (() => {
     () => encodeChunk(new Uint8Array(4096).fill(0x61)),
   );
   parts.push(lastChunk());
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concat(parts);
 })();
 
 baseline("chunked body");
