@@ -75,6 +75,8 @@ export interface ResponseHead {
   keepAliveTimeout: number | undefined;
   /** `Keep-Alive: max=N`: requests the server still allows, if it said. */
   keepAliveMax: number | undefined;
+  /** The Content-Encoding field value (fields joined by commas), if any. */
+  contentEncoding: string | undefined;
 }
 
 const LF = 10;
@@ -194,6 +196,7 @@ export function parseResponseHead(
   let connection = "";
   let contentLengthValue: string | undefined;
   let transferEncoding: string | undefined;
+  let contentEncoding: string | undefined;
   let keepAliveParams: string | undefined;
   // Field lines up to the empty line that ends the head.
   while (true) {
@@ -256,6 +259,13 @@ export function parseResponseHead(
           contentLengthValue = contentLengthValue === undefined
             ? value
             : `${contentLengthValue},${value}`;
+        }
+        break;
+      case 16:
+        if (name.toLowerCase() === "content-encoding") {
+          contentEncoding = contentEncoding === undefined
+            ? value
+            : `${contentEncoding},${value}`;
         }
         break;
       case 17:
@@ -335,6 +345,7 @@ export function parseResponseHead(
     keepAlive,
     keepAliveTimeout,
     keepAliveMax,
+    contentEncoding,
   };
 }
 

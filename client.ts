@@ -520,7 +520,7 @@ export class Client implements AsyncDisposable {
       discard(result);
       body = null;
     } else if (body !== null) {
-      const encoding = findHeader(head.headers, "content-encoding");
+      const encoding = head.contentEncoding;
       if (encoding !== undefined && request.method !== "HEAD") {
         const stream = body instanceof Uint8Array ? bytesStream(body) : body;
         body = decodeContent(stream, encoding, this.#maxDecodedBodySize);

@@ -642,3 +642,18 @@ Deno.test("fetch() works like the built-in fetch for a simple GET", async () => 
   assertEquals(ours.status, theirs.status);
   assertEquals(await ours.text(), await theirs.text());
 });
+
+Deno.test("Response.clone() of a fetched response keeps its url and redirected", async () => {
+  await using server = serve((req) =>
+    new URL(req.url).pathname === "/from"
+      ? new Response(null, { status: 302, headers: { location: "/to" } })
+      : new Response("body")
+  );
+  await using client = createClient();
+  const res = await client.fetch(`${server.base}/from`);
+  const copy = res.clone();
+  assertEquals([copy.url, copy.redirected], [`${server.base}/to`, true]);
+  assertEquals([res.url, res.redirected], [`${server.base}/to`, true]);
+  assertEquals(await copy.text(), "body");
+  assertEquals(await res.text(), "body");
+});

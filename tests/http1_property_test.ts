@@ -251,6 +251,13 @@ function build(spec: ResponseSpec): { wire: Uint8Array; expected: Parsed } {
     parts.push(body);
   }
   const wire = concat(parts);
+  const codingsOf = (list: { name: string; value: string }[]) => {
+    const values = list.filter((f) =>
+      f.name.toLowerCase() === "content-encoding"
+    )
+      .map((f) => f.value);
+    return values.length === 0 ? undefined : values.join(",");
+  };
   const keepAlive = kind !== "close" &&
     (spec.minor >= 1 && !(kind === "chunked" && spec.minor === 0));
   return {
@@ -268,6 +275,7 @@ function build(spec: ResponseSpec): { wire: Uint8Array; expected: Parsed } {
         keepAlive,
         keepAliveTimeout: undefined,
         keepAliveMax: undefined,
+        contentEncoding: codingsOf(fields),
       },
       body: [...body],
       complete: true,
