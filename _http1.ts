@@ -387,6 +387,17 @@ function trimCr(line: string): string {
  * as one (§6.3 rule 5), differing values are an error.
  */
 function parseContentLength(value: string): number {
+  // The common case, one plain number: no split, no regex.
+  if (value.length <= MAX_CONTENT_LENGTH_DIGITS) {
+    let n = 0;
+    let i = 0;
+    for (; i < value.length; i++) {
+      const digit = value.charCodeAt(i) - 0x30;
+      if (digit < 0 || digit > 9) break;
+      n = n * 10 + digit;
+    }
+    if (i === value.length && i > 0) return n;
+  }
   let result: string | undefined;
   for (const part of value.split(",")) {
     const digits = part.trim();
