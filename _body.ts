@@ -152,3 +152,91 @@ export function decodeContent(
     }),
   );
 }
+
+/** Bytes of an unwanted streamed body read to free its connection. */
+const DISCARD_LIMIT = 64 * 1024;
+
+/**
+ * Drops a response body nobody will read. A stream is read to its end in the
+ * background while it stays small, so that its connection can be reused,
+ * and cancelled (which closes the connection) past 64 KiB.
+ */
+export function discardBody(
+  body: Uint8Array | ReadableStream<Uint8Array> | null,
+): void {
+  if (body instanceof ReadableStream) drain(body);
+}
+
+async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = body.getReader();
+  let total = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      total += value.byteLength;
+      if (total > DISCARD_LIMIT) {
+        await reader.cancel();
+        return;
+      }
+    }
+  } catch {
+    // The connection failed; it is closed already.
+  }
+}
+
+/**
+ * Reads a request body stream and hands each chunk to `write`, holding it
+ * to `declared` bytes exactly when a length was declared (`null`: any).
+ * Resolves with the body's own failure (the stream errored, or ran short or
+ * long of its length), or `null` when it ended well; then the stream is
+ * cancelled. A failure of `write` (the transport's) rejects, as it is.
+ */
+export async function pumpBody(
+  stream: ReadableStream<Uint8Array>,
+  declared: number | null,
+  write: (chunk: Uint8Array) => Promise<void>,
+  stopped: () => boolean,
+): Promise<Error | null> {
+  const reader = stream.getReader();
+  let sent = 0;
+  let failure: Error | null = null;
+  try {
+    while (!stopped()) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        failure = new TypeError(
+          `the request body stream errored (${
+            error instanceof Error ? error.message : String(error)
+          })`,
+          { cause: error },
+        );
+        break;
+      }
+      if (chunk.done) {
+        if (declared !== null && sent !== declared) {
+          failure = new RangeError(
+            `the body stream ended after ${sent} of its Content-Length (${declared} bytes)`,
+          );
+        }
+        break;
+      }
+      const value = chunk.value;
+      if (value.byteLength === 0) continue;
+      if (declared !== null && sent + value.byteLength > declared) {
+        failure = new RangeError(
+          `the body stream is longer than its Content-Length (${declared} bytes)`,
+        );
+        break;
+      }
+      await write(value);
+      sent += value.byteLength;
+    }
+  } finally {
+    if (failure !== null) reader.cancel(failure).catch(() => {});
+    reader.releaseLock();
+  }
+  return failure;
+}

@@ -14,17 +14,14 @@
 
 import {
   ChunkedDecoder,
-  encodeChunk,
-  lastChunk,
   parseResponseHead,
   type ParserLimits,
   type ResponseHead,
 } from "./_http1.ts";
-import {
-  type FailureStage,
-  HttpParseError,
-  RequestFailure,
-} from "./_errors.ts";
+import { Deadline, type DeadlineKind } from "./_deadline.ts";
+import { concat, RequestWriter, type WriterHost } from "./_request_writer.ts";
+import { FetchError, type FetchErrorCode, HttpParseError } from "./errors.ts";
+import { type Exchange, exchangeFailure, Phase } from "./_exchange.ts";
 
 /** Why a connection was closed; counted in the pool's stats. */
 export type CloseReason =
@@ -60,167 +57,11 @@ export interface ConnectionSettings {
   limits: ParserLimits;
   /** Bytes of a response body read ahead of the caller. */
   readAhead: number;
-  /** Milliseconds to wait for a response head. */
-  headersTimeout: number;
-  /** Milliseconds to wait for body progress (server or reader). */
-  bodyTimeout: number;
   /** Requests one connection may carry in all. */
   maxRequests: number;
 }
 
-/** What a completed exchange hands back: the head and the body. */
-export interface ExchangeResult {
-  /** The final (non-1xx) response head. */
-  head: ResponseHead;
-  /** The body: bytes when it was read whole, a stream when still arriving. */
-  body: Uint8Array | ReadableStream<Uint8Array> | null;
-  /** Whether the connection had carried a request before this one. */
-  reused: boolean;
-}
-
-const enum Phase {
-  Queued,
-  Head,
-  Buffer,
-  Stream,
-  Done,
-}
-
-/**
- * One request travelling through the pool and a connection. The client makes
- * one per attempt; `promise` settles with the response head and body.
- */
-export class Exchange {
-  /** The request method. */
-  readonly method: string;
-  /** The serialised head, with the body when it was buffered. */
-  readonly bytes: Uint8Array;
-  /** A body to send chunked after `bytes`, or `null`. */
-  readonly stream: ReadableStream<Uint8Array> | null;
-  /** Whether it may be written behind unanswered requests. */
-  readonly pipelinable: boolean;
-  /** The caller's signal. */
-  readonly signal: AbortSignal | undefined;
-  /** Settles with the response, or a failure. */
-  readonly promise: Promise<ExchangeResult>;
-  /** Where the exchange is. */
-  phase: Phase = Phase.Queued;
-  /** The connection carrying it, once assigned. */
-  connection: Connection | null = null;
-  /** Whether any byte of it was written. */
-  written = false;
-  /** Whether any byte of its response arrived. */
-  responded = false;
-  /** Whether the connection had carried a request before. */
-  reused = false;
-  /**
-   * Set by the client: this attempt must go on a connection opened after the
-   * one with this id (a kept-alive sibling just died under the last
-   * attempt); -1 when any connection will do.
-   */
-  freshAfter = -1;
-  /** When it was queued (`Date.now()`), for stats; set by the pool. */
-  queuedAt = 0;
-  /** Set by the pool: called when the caller's signal aborts. */
-  onAbort: (() => void) | null = null;
-  head: ResponseHead | null = null;
-  bodyBuf: Uint8Array | null = null;
-  filled = 0;
-  remaining = 0;
-  decoder: ChunkedDecoder | null = null;
-  controller: ReadableStreamDefaultController<Uint8Array> | null = null;
-  #resolve!: (result: ExchangeResult) => void;
-  #reject!: (error: unknown) => void;
-
-  /** Creates an exchange for one attempt of a request. */
-  constructor(
-    method: string,
-    bytes: Uint8Array,
-    stream: ReadableStream<Uint8Array> | null,
-    pipelinable: boolean,
-    signal: AbortSignal | undefined,
-  ) {
-    this.method = method;
-    this.bytes = bytes;
-    this.stream = stream;
-    this.pipelinable = pipelinable;
-    this.signal = signal;
-    this.promise = new Promise<ExchangeResult>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    if (signal !== undefined) {
-      this.#abortListener = () => this.onAbort?.();
-      signal.addEventListener("abort", this.#abortListener, { once: true });
-    }
-  }
-
-  #abortListener: (() => void) | null = null;
-
-  /** Whether the response was handed over (its body may still stream). */
-  get delivered(): boolean {
-    return this.phase === Phase.Stream || this.phase === Phase.Done;
-  }
-
-  /** Whether the exchange ended, in a response body read whole or an error. */
-  get done(): boolean {
-    return this.phase === Phase.Done;
-  }
-
-  /** Hands over the response. */
-  deliver(head: ResponseHead, body: ExchangeResult["body"]): void {
-    this.#resolve({ head, body, reused: this.reused });
-  }
-
-  /**
-   * Ends the exchange with `error`: rejects the promise, or errors the body
-   * stream when the response was already handed over.
-   */
-  fail(error: unknown): void {
-    if (this.phase === Phase.Done) return;
-    const delivered = this.phase === Phase.Stream;
-    this.phase = Phase.Done;
-    this.#cleanup();
-    if (delivered) {
-      try {
-        this.controller?.error(error);
-      } catch {
-        // The stream was already closed or cancelled.
-      }
-    } else {
-      this.#reject(error);
-    }
-  }
-
-  /** Marks the exchange finished and drops the abort listener. */
-  finish(): void {
-    this.phase = Phase.Done;
-    this.#cleanup();
-  }
-
-  #cleanup(): void {
-    if (this.#abortListener !== null) {
-      this.signal!.removeEventListener("abort", this.#abortListener);
-      this.#abortListener = null;
-      this.onAbort = null;
-    }
-  }
-}
-
 const EMPTY = new Uint8Array(0);
-
-/**
- * Microtask turns a pipelined write waits for company. A request behind
- * unanswered ones cannot be answered before them, so waiting a few turns
- * costs it nothing, and lets the callers woken by the same read (each a few
- * awaits away from sending again) share one write.
- */
-const PIPELINE_WRITE_DELAY = 12;
-
-function deferMicrotasks(fn: () => void, turns: number): void {
-  if (turns === 0) fn();
-  else queueMicrotask(() => deferMicrotasks(fn, turns - 1));
-}
 
 /**
  * One HTTP/1.1 connection. Created by {@linkcode Connection.open}; driven by
@@ -256,18 +97,12 @@ export class Connection {
   #start = 0;
   #end = 0;
   #inflight: Exchange[] = [];
-  #pending: Uint8Array[] = [];
-  #pendingExchanges: Exchange[] = [];
-  #writing = false;
-  #flushQueued = false;
+  #writer: RequestWriter;
   #closed = false;
   #accepting = true;
   #maxRequests: number;
   #pipelineReady = false;
-  #deadline = 0;
-  #deadlineKind: "headers" | "body" | "reader" = "headers";
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerDue = 0;
+  #deadline = new Deadline((kind, ms) => this.#timedOut(kind, ms));
   #holTimer: ReturnType<typeof setTimeout> | undefined;
   #pullWaiter: (() => void) | null = null;
   #spare: Uint8Array | null = null;
@@ -283,6 +118,23 @@ export class Connection {
     this.#host = host;
     this.#maxRequests = settings.maxRequests;
     this.idleSince = Date.now();
+    const writerHost: WriterHost = {
+      isClosed: () => this.#closed,
+      progressed: () => this.#deadline.extend(),
+      writeFailed: (error) => this.#shutdown("error", error),
+      bodyFailed: (exchange, failure) => {
+        const error = new FetchError(failure.message, {
+          stage: "sent",
+          code: "REQUEST_BODY",
+          origin: this.#settings.origin,
+          reused: exchange.reused,
+          cause: failure.cause ?? failure,
+        });
+        exchange.fail(error);
+        this.#shutdown("error", error);
+      },
+    };
+    this.#writer = new RequestWriter(conn, writerHost);
     this.#readLoop();
   }
 
@@ -309,7 +161,7 @@ export class Connection {
 
   /** Whether requests are waiting for a write that is about to happen. */
   get writePending(): boolean {
-    return this.#flushQueued;
+    return this.#writer.queued;
   }
 
   /** Whether the connection may be given another request. */
@@ -333,8 +185,8 @@ export class Connection {
    * same tick go out in one write.
    */
   send(exchange: Exchange): void {
-    exchange.connection = this;
     exchange.reused = this.requests > 0;
+    exchange.ahead = this.#inflight.length;
     exchange.phase = Phase.Head;
     this.requests++;
     if (this.requests >= this.#maxRequests) this.#accepting = false;
@@ -344,18 +196,12 @@ export class Connection {
         this.#conn.ref();
         this.#refed = true;
       }
-      this.#setDeadline(this.#settings.headersTimeout, "headers");
+      this.#deadline.set(exchange.headersTimeout, "headers");
     }
     if (exchange.signal !== undefined) {
       exchange.onAbort = () => this.#abort(exchange);
     }
-    this.#pending.push(exchange.bytes);
-    this.#pendingExchanges.push(exchange);
-    if (!this.#writing && !this.#flushQueued) {
-      this.#flushQueued = true;
-      if (this.#inflight.length === 1) queueMicrotask(this.#flush);
-      else deferMicrotasks(this.#flush, PIPELINE_WRITE_DELAY);
-    }
+    this.#writer.write(exchange, this.#inflight.length > 1);
   }
 
   /**
@@ -370,90 +216,6 @@ export class Connection {
   /** Closes the socket at once, failing whatever is in flight with `error`. */
   destroy(reason: CloseReason, error: unknown): void {
     this.#shutdown(reason, error);
-  }
-
-  // ---- writing -----------------------------------------------------------
-
-  #flush = (): void => {
-    this.#flushQueued = false;
-    if (this.#writing || this.#closed) return;
-    this.#writing = true;
-    this.#writeLoop();
-  };
-
-  async #writeLoop(): Promise<void> {
-    try {
-      while (this.#pending.length > 0 && !this.#closed) {
-        const chunks = this.#pending;
-        const batch = this.#pendingExchanges;
-        this.#pending = [];
-        this.#pendingExchanges = [];
-        const data = chunks.length === 1 ? chunks[0] : concat(chunks);
-        // Marked written before the write: if the socket fails while the
-        // write is under way, no request of the batch may be taken for
-        // unsent (and replayed as such). Only a first write that fails
-        // outright proves that none of its bytes went out.
-        for (const exchange of batch) exchange.written = true;
-        let written: number;
-        try {
-          written = await this.#conn.write(data);
-        } catch (error) {
-          for (const exchange of batch) exchange.written = false;
-          throw error;
-        }
-        while (written < data.byteLength && !this.#closed) {
-          written += await this.#conn.write(data.subarray(written));
-        }
-        for (const exchange of batch) {
-          if (exchange.stream !== null && !exchange.done && !this.#closed) {
-            await this.#writeStream(exchange);
-          }
-        }
-      }
-    } catch (error) {
-      this.#shutdown("error", error);
-    } finally {
-      this.#writing = false;
-    }
-  }
-
-  async #writeStream(exchange: Exchange): Promise<void> {
-    const reader = exchange.stream!.getReader();
-    try {
-      while (!exchange.done && !this.#closed) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (value.byteLength === 0) continue;
-        await this.#writeAll(encodeChunk(value));
-        this.#touch();
-      }
-      if (!exchange.done && !this.#closed) await this.#writeAll(lastChunk());
-    } catch (error) {
-      // A failing body stream fails the request; the connection is unusable
-      // since the server holds a partial message.
-      if (!this.#closed) {
-        const failure = new RequestFailure(
-          `Request to ${this.#settings.origin} failed: its body stream errored`,
-          {
-            stage: "body",
-            origin: this.#settings.origin,
-            reused: false,
-            cause: error,
-          },
-        );
-        exchange.fail(failure);
-        this.#shutdown("error", failure);
-      }
-    } finally {
-      reader.releaseLock();
-    }
-  }
-
-  async #writeAll(data: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < data.byteLength) {
-      written += await this.#conn.write(data.subarray(written));
-    }
   }
 
   // ---- reading -----------------------------------------------------------
@@ -494,7 +256,7 @@ export class Connection {
           this.#onEof();
           return;
         }
-        this.#touch();
+        this.#deadline.extend();
         this.#process();
       }
     } catch (error) {
@@ -662,7 +424,9 @@ export class Connection {
 
   #onHead(cur: Exchange, head: ResponseHead): void {
     cur.head = head;
-    if (!head.keepAlive) this.#accepting = false;
+    // A 408 says the server gave up on this connection (RFC 9110 §15.5.9),
+    // whatever its Connection field says.
+    if (!head.keepAlive || head.status === 408) this.#accepting = false;
     if (head.keepAliveTimeout !== undefined) {
       this.keepAliveTimeout = head.keepAliveTimeout;
     }
@@ -693,7 +457,7 @@ export class Connection {
           cur.filled = available;
           this.#start = this.#end;
           cur.phase = Phase.Buffer;
-          this.#setDeadline(this.#settings.bodyTimeout, "body");
+          this.#deadline.set(cur.bodyTimeout, "body");
         } else {
           cur.remaining = length;
           this.#deliverStream(cur);
@@ -750,7 +514,7 @@ export class Connection {
       highWaterMark: this.#settings.readAhead,
       size: (chunk) => chunk.byteLength,
     });
-    this.#setDeadline(this.#settings.bodyTimeout, "body");
+    this.#deadline.set(cur.bodyTimeout, "body");
     cur.deliver(cur.head!, stream);
   }
 
@@ -777,20 +541,21 @@ export class Connection {
    * rather than stalled without bound.
    */
   #waitForReader(cur: Exchange): Promise<void> {
-    this.#setDeadline(this.#settings.bodyTimeout, "reader");
+    this.#deadline.set(cur.bodyTimeout, "reader");
     if (this.#inflight.length > 1 && this.#holTimer === undefined) {
       const timer = setTimeout(() => {
         this.#holTimer = undefined;
         if (this.#inflight[0] === cur && this.#pullWaiter !== null) {
           this.#detachBehind();
         }
-      }, Math.min(1000, this.#settings.bodyTimeout));
+      }, Math.min(1000, cur.bodyTimeout));
       Deno.unrefTimer(timer);
       this.#holTimer = timer;
     }
     return new Promise((resolve) => {
       this.#pullWaiter = () => {
-        this.#setDeadline(this.#settings.bodyTimeout, "body");
+        // A waiter woken by the shutdown must not arm a timer again.
+        if (!this.#closed) this.#deadline.set(cur.bodyTimeout, "body");
         resolve();
       };
     });
@@ -806,10 +571,11 @@ export class Connection {
     const behind = this.#inflight.splice(1);
     for (const exchange of behind) {
       exchange.fail(
-        new RequestFailure(
-          `Request to ${this.#settings.origin} was moved off a pipelined connection: the response before it is not being read`,
+        new FetchError(
+          "the request was moved off a pipelined connection: the response before it is not being read",
           {
             stage: exchange.written ? "sent" : "unsent",
+            code: "CONNECTION_CLOSED",
             origin: this.#settings.origin,
             reused: true,
           },
@@ -847,13 +613,13 @@ export class Connection {
     }
     if (this.#inflight.length === 0) {
       this.idleSince = Date.now();
-      this.#deadline = 0;
+      this.#deadline.clear();
       if (this.#refed) {
         this.#conn.unref();
         this.#refed = false;
       }
     } else {
-      this.#setDeadline(this.#settings.headersTimeout, "headers");
+      this.#deadline.set(this.#inflight[0].headersTimeout, "headers");
     }
     this.#host.released(this);
   }
@@ -889,58 +655,19 @@ export class Connection {
 
   // ---- timeouts ----------------------------------------------------------
 
-  #touch(): void {
-    if (this.#deadline !== 0) {
-      this.#deadline = Date.now() +
-        (this.#deadlineKind === "headers"
-          ? this.#settings.headersTimeout
-          : this.#settings.bodyTimeout);
-    }
-  }
-
-  #setDeadline(ms: number, kind: "headers" | "body" | "reader"): void {
-    if (ms === Infinity) {
-      this.#deadline = 0;
-      return;
-    }
-    this.#deadline = Date.now() + ms;
-    this.#deadlineKind = kind;
-    // One timer serves every deadline: it is re-armed only when a deadline
-    // comes earlier than the timer, so the hot path rarely touches timers.
-    if (this.#timer === undefined || this.#deadline < this.#timerDue) {
-      if (this.#timer !== undefined) clearTimeout(this.#timer);
-      this.#arm(ms);
-    }
-  }
-
-  #arm(ms: number): void {
-    const timer = setTimeout(this.#onTimer, ms);
-    Deno.unrefTimer(timer);
-    this.#timer = timer;
-    this.#timerDue = Date.now() + ms;
-  }
-
-  #onTimer = (): void => {
-    this.#timer = undefined;
-    if (this.#deadline === 0 || this.#closed) return;
-    const left = this.#deadline - Date.now();
-    if (left > 0) {
-      this.#arm(left);
-      return;
-    }
-    const what = this.#deadlineKind === "headers"
-      ? `no response head within headersTimeout (${this.#settings.headersTimeout} ms)`
-      : this.#deadlineKind === "body"
-      ? `no response body progress within bodyTimeout (${this.#settings.bodyTimeout} ms)`
-      : `the response body was not read for bodyTimeout (${this.#settings.bodyTimeout} ms)`;
+  #timedOut(kind: DeadlineKind, ms: number): void {
+    if (this.#closed) return;
+    const what = kind === "headers"
+      ? `no response head within headersTimeout (${ms} ms)`
+      : kind === "body"
+      ? `no response body progress within bodyTimeout (${ms} ms)`
+      : `the response body was not read for bodyTimeout (${ms} ms)`;
     this.#shutdown(
       "error",
-      new DOMException(
-        `timed out: ${what}`,
-        "TimeoutError",
-      ),
+      new DOMException(`timed out: ${what}`, "TimeoutError"),
+      kind === "headers" ? "HEADERS_TIMEOUT" : "BODY_TIMEOUT",
     );
-  };
+  }
 
   // ---- shutdown ----------------------------------------------------------
 
@@ -948,17 +675,20 @@ export class Connection {
    * Closes the socket, fails every request still in flight (classified by
    * how far each got), and tells the pool.
    */
-  #shutdown(reason: CloseReason, error: unknown): void {
+  #shutdown(
+    reason: CloseReason,
+    error: unknown,
+    code?: FetchErrorCode,
+  ): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#accepting = false;
     const inflight = this.#inflight;
     this.#inflight = [];
-    this.#pending = [];
-    this.#pendingExchanges = [];
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#writer.clear();
+    this.#deadline.stop();
     if (this.#holTimer !== undefined) clearTimeout(this.#holTimer);
-    this.#timer = this.#holTimer = undefined;
+    this.#holTimer = undefined;
     try {
       this.#conn.close();
     } catch {
@@ -975,7 +705,7 @@ export class Connection {
     for (let i = 0; i < inflight.length; i++) {
       const exchange = inflight[i];
       if (exchange.done) continue;
-      exchange.fail(this.#failure(exchange, i === 0, reason, error));
+      exchange.fail(this.#failure(exchange, i === 0, reason, error, code));
     }
     this.#host.closed(this, reason, pipelineFailed);
   }
@@ -985,69 +715,23 @@ export class Connection {
     first: boolean,
     reason: CloseReason,
     error: unknown,
-  ): TypeError {
+    code: FetchErrorCode | undefined,
+  ): FetchError {
     const origin = this.#settings.origin;
+    if (error instanceof FetchError) return error;
     if (error instanceof Deno.errors.InvalidData && this.responses === 0) {
       // A TLS alert after the handshake (TLS 1.3 servers reject a missing
       // client certificate this way): sending again cannot help.
-      return new TypeError(
-        `Request to ${origin} failed: TLS handshake failed (${error.message})`,
-        { cause: error },
-      );
+      return new FetchError(`TLS handshake failed (${error.message})`, {
+        stage: "connect",
+        code: "TLS_FAILED",
+        origin,
+        cause: error,
+      });
     }
-    let stage: FailureStage;
-    if (exchange.delivered) stage = "body";
-    else if (first && exchange.responded) stage = "response";
-    else if (exchange.written) stage = "sent";
-    else stage = "unsent";
     const cause = error ?? new Deno.errors.ConnectionAborted(
       `the connection was closed (${reason}) before the response`,
     );
-    return new RequestFailure(
-      `Request to ${origin} failed: ${describe(cause)}`,
-      // Requests pipelined behind the first count as reused: they face the
-      // same race as a request on a kept-alive connection. A timeout is no
-      // race: it is retried with backoff, as on a fresh connection.
-      {
-        stage,
-        origin,
-        reused: (exchange.reused || !first) && !isTimeout(cause),
-        cause,
-      },
-    );
+    return exchangeFailure(exchange, first, origin, cause, code);
   }
-}
-
-function isTimeout(error: unknown): boolean {
-  return error instanceof DOMException && error.name === "TimeoutError";
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    if (error instanceof HttpParseError) {
-      return `malformed response: ${error.message}`;
-    }
-    if (error instanceof Deno.errors.ConnectionReset) {
-      return "connection reset by the server";
-    }
-    if (error instanceof Deno.errors.BrokenPipe) {
-      return "connection closed by the server while writing the request";
-    }
-    return error.message;
-  }
-  return String(error);
-}
-
-/** Concatenates byte arrays into one new array. */
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0].slice();
-  let length = 0;
-  for (const chunk of chunks) length += chunk.byteLength;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { HttpParseError } from "./_errors.ts";
+import { HttpParseError } from "./errors.ts";
 
 /** Limits the parser enforces; exceeding one is an {@linkcode HttpParseError}. */
 export interface ParserLimits {
@@ -578,7 +578,7 @@ export interface RequestHead {
   /** The origin-form target: path and query, e.g. `/a?b=1`. */
   target: string;
   /** Header fields, `Host` included, in the order to send them. */
-  headers: Iterable<[string, string]>;
+  headers: Iterable<readonly [string, string]>;
 }
 
 /**

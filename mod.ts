@@ -53,8 +53,15 @@ export {
   type ClientOptions,
   type ClientStats,
   type ClientTotals,
+  type CloseOptions,
   createClient,
 } from "./client.ts";
+export {
+  FetchError,
+  type FetchErrorCode,
+  type FetchErrorInit,
+  type FetchErrorStage,
+} from "./errors.ts";
 export type { EvictionStats, OriginStats, TlsOptions } from "./pool.ts";
 export type { RetryEvent, RetryOptions, RetryReason } from "./retry.ts";
 
@@ -68,7 +75,8 @@ let defaultClient: Client | undefined;
  * @param input The URL, or a `Request`.
  * @param init Overrides for the request, as for the web `fetch`.
  * @returns The response.
- * @throws {TypeError} On a network failure; the `cause` says what happened.
+ * @throws {FetchError} On a network failure (a `TypeError`); its `stage`,
+ * `code` and `cause` say what happened.
  * @throws The signal's reason, unchanged, when the request's signal aborts.
  *
  * @example GET text

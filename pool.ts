@@ -22,9 +22,16 @@ import {
   Connection,
   type ConnectionHost,
   type ConnectionSettings,
-  type Exchange,
 } from "./_connection.ts";
-import { RequestFailure } from "./_errors.ts";
+import type {
+  Dispatcher,
+  DispatchOptions,
+  DispatchRequest,
+  DispatchResult,
+} from "./_dispatch.ts";
+import { ClientDestroyed, Exchange } from "./_exchange.ts";
+import { encodeRequest, validateRequestHead } from "./_http1.ts";
+import { FetchError } from "./errors.ts";
 
 /** TLS settings for https origins. */
 export interface TlsOptions {
@@ -129,6 +136,11 @@ export interface PoolSettings {
     target: ConnectTarget,
     signal: AbortSignal,
   ) => Promise<Deno.Conn>;
+  /**
+   * Called each time the pool becomes empty: nothing open, opening or
+   * queued. Its owner may then forget it once it has stayed so.
+   */
+  onEmpty?: (pool: Pool) => void;
 }
 
 /** Where a pool connects. */
@@ -253,7 +265,7 @@ function raceSignal<T>(
  * // Pools are made by the client, one per origin; use createClient().
  * ```
  */
-export class Pool implements ConnectionHost {
+export class Pool implements ConnectionHost, Dispatcher {
   /** `scheme://host:port`. */
   readonly origin: string;
   #target: ConnectTarget;
@@ -269,6 +281,10 @@ export class Pool implements ConnectionHost {
   #closed: Promise<void> | null = null;
   #resolveClosed: (() => void) | null = null;
   #pipelineBannedUntil = 0;
+  /** Encoded plain GETs (default fields only) by URL: always the same bytes. */
+  #plainHeads = new WeakMap<URL, Uint8Array>();
+  /** When the pool last became empty (`Date.now()`), or 0 while in use. */
+  emptySince = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimerDue = Infinity;
   #stats = {
@@ -311,37 +327,92 @@ export class Pool implements ConnectionHost {
   }
 
   /**
-   * Sends `exchange` on a connection as soon as one can take it; its
-   * promise settles with the response or a failure.
+   * Sends one attempt of `request` on a connection as soon as one can take
+   * it: an idle one, a new one, a pipelined one, or after waiting in the
+   * queue.
    */
-  request(exchange: Exchange): void {
-    if (this.#closing) {
-      exchange.fail(
-        new TypeError(
-          `Cannot send request to ${this.origin} as the client is closed`,
-        ),
-      );
-      return;
+  dispatch(
+    request: DispatchRequest,
+    options: DispatchOptions,
+  ): Promise<DispatchResult> {
+    if (this.#closing) return Promise.reject(this.#closedError());
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#encode(request);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const { body } = request;
+    const exchange = new Exchange(
+      request.method,
+      bytes,
+      body.stream,
+      body.stream === null ? null : request.contentLength,
+      options.pipelinable,
+      options.signal,
+      options.headersTimeout,
+      options.bodyTimeout,
+      options.freshConnection ? Connection.lastId : -1,
+    );
+    this.emptySince = 0;
     if (this.#queueLength === 0 && exchange.freshAfter === -1) {
       const conn = this.#takeIdle(-1) ??
         this.#takeForPipelining(exchange, true);
       if (conn !== null) {
         this.#send(conn, exchange);
-        return;
+        return exchange.promise;
       }
     }
     if (this.#queueLength >= this.#settings.maxQueue) {
-      // A plain TypeError, not a RequestFailure: nothing to retry.
       exchange.fail(
-        new TypeError(
-          `Request to ${this.origin} failed: the queue is full (maxQueue ${this.#settings.maxQueue} requests waiting for one of maxConnectionsPerOrigin ${this.#settings.maxConnections} connections)`,
+        new FetchError(
+          `the queue is full (maxQueue ${this.#settings.maxQueue} requests waiting for one of maxConnectionsPerOrigin ${this.#settings.maxConnections} connections)`,
+          { stage: "unsent", code: "QUEUE_FULL", origin: this.origin },
         ),
       );
-      return;
+      return exchange.promise;
     }
     this.#enqueue(exchange);
     this.#drain();
+    return exchange.promise;
+  }
+
+  /**
+   * The request's HTTP/1.1 bytes: Host first, the fields, then the framing;
+   * the body too when it is in hand. A plain GET is encoded once per URL.
+   */
+  #encode(request: DispatchRequest): Uint8Array {
+    const cacheable = request.plain && request.method === "GET";
+    if (cacheable) {
+      const cached = this.#plainHeads.get(request.url);
+      if (cached !== undefined) return cached;
+    }
+    const { method, url, body, contentLength } = request;
+    const target = url.pathname + url.search;
+    validateRequestHead({ method, target, headers: request.fields });
+    const headers: (readonly [string, string])[] = [[
+      "host",
+      request.host ?? url.host,
+    ]];
+    for (const field of request.fields) {
+      headers.push(field);
+    }
+    if (contentLength !== null) {
+      headers.push(["content-length", String(contentLength)]);
+    } else if (body.stream !== null) {
+      headers.push(["transfer-encoding", "chunked"]);
+    }
+    const bytes = encodeRequest({ method, target, headers }, body.bytes);
+    if (cacheable) this.#plainHeads.set(url, bytes);
+    return bytes;
+  }
+
+  #closedError(): FetchError {
+    return new FetchError("the client is closed", {
+      stage: "unsent",
+      code: "CLIENT_CLOSED",
+      origin: this.origin,
+    });
   }
 
   #enqueue(exchange: Exchange): void {
@@ -364,9 +435,9 @@ export class Pool implements ConnectionHost {
       const timer = setTimeout(() => {
         if (this.#dequeue(exchange)) {
           exchange.fail(
-            new TypeError(
-              `Request to ${this.origin} failed: it waited longer than queueTimeout (${this.#settings.queueTimeout} ms) for one of maxConnectionsPerOrigin ${this.#settings.maxConnections} connections`,
-              { cause: new DOMException("Queue timeout", "TimeoutError") },
+            new FetchError(
+              `the request waited longer than queueTimeout (${this.#settings.queueTimeout} ms) for one of maxConnectionsPerOrigin ${this.#settings.maxConnections} connections`,
+              { stage: "unsent", code: "QUEUE_TIMEOUT", origin: this.origin },
             ),
           );
         }
@@ -395,6 +466,7 @@ export class Pool implements ConnectionHost {
       this.#queueHead = 0;
     }
     const waited = Date.now() - exchange.queuedAt;
+    exchange.queueWait = waited;
     this.#stats.queueWaitTotal += waited;
     if (waited > this.#stats.queueWaitMax) this.#stats.queueWaitMax = waited;
     return exchange;
@@ -541,7 +613,7 @@ export class Pool implements ConnectionHost {
     const timeout = setTimeout(() => {
       controller.abort(
         new DOMException(
-          `Connecting to ${this.origin} timed out after connectTimeout (${this.#settings.connectTimeout} ms)`,
+          `timed out after connectTimeout (${this.#settings.connectTimeout} ms)`,
           "TimeoutError",
         ),
       );
@@ -577,23 +649,10 @@ export class Pool implements ConnectionHost {
   /** Fails the request that waited longest, the one the connection was for. */
   #connectFailed(error: unknown): void {
     if (this.#queueLength > this.#connecting.size) {
-      const exchange = this.#shift();
-      const message = `Request to ${this.origin} failed: could not connect (${
-        describeConnectError(error)
-      })`;
-      // A refused certificate is permanent: a plain TypeError, never retried.
-      exchange.fail(
-        error instanceof Deno.errors.InvalidData
-          ? new TypeError(message, { cause: error })
-          : new RequestFailure(message, {
-            stage: "connect",
-            origin: this.origin,
-            reused: false,
-            cause: error,
-          }),
-      );
+      this.#shift().fail(connectFailure(error, this.origin));
     }
     this.#drain();
+    this.#checkEmpty();
   }
 
   // ---- ConnectionHost ----------------------------------------------------
@@ -644,7 +703,9 @@ export class Pool implements ConnectionHost {
       }
       this.#pipelineBannedUntil = Date.now() + this.#settings.pipelinePenalty;
     }
+    if (this.#idle.length === 0) this.#disarmIdleTimer();
     this.#drain();
+    this.#checkEmpty();
   }
 
   // ---- idle timer --------------------------------------------------------
@@ -658,6 +719,21 @@ export class Pool implements ConnectionHost {
     const timer = setTimeout(this.#sweep, Math.max(0, due - Date.now()));
     Deno.unrefTimer(timer);
     this.#idleTimer = timer;
+  }
+
+  /** With no idle connection left, nothing is due: no timer may stay armed. */
+  #disarmIdleTimer(): void {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#idleTimerDue = Infinity;
+  }
+
+  /** Tells the owner when nothing is open, opening or queued any more. */
+  #checkEmpty(): void {
+    if (this.emptySince === 0 && this.empty && !this.#closing) {
+      this.emptySince = Date.now();
+      this.#settings.onEmpty?.(this);
+    }
   }
 
   #sweep = (): void => {
@@ -705,11 +781,35 @@ export class Pool implements ConnectionHost {
       controller.abort(CLIENT_CLOSED);
     }
     if (this.#conns.size === 0 && this.#connecting.size === 0) {
-      if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-      this.#idleTimer = undefined;
+      this.#disarmIdleTimer();
       this.#resolveClosed?.();
       this.#resolveClosed = null;
     }
+  }
+
+  /**
+   * Ends everything at once: queued requests fail, connections being opened
+   * are abandoned, and every connection is closed, failing what it carries
+   * with `CLIENT_CLOSED`. Used when `close({ signal })` is aborted.
+   */
+  destroy(): void {
+    this.#closing = true;
+    const destroyed = new ClientDestroyed();
+    while (this.#queueLength > 0) {
+      this.#shift().fail(
+        new FetchError(destroyed.message, {
+          stage: "unsent",
+          code: "CLIENT_CLOSED",
+          origin: this.origin,
+          cause: destroyed,
+        }),
+      );
+    }
+    for (const controller of this.#connecting) controller.abort(CLIENT_CLOSED);
+    for (const conn of [...this.#conns]) {
+      conn.destroy("client-closed", destroyed);
+    }
+    this.#closeIfDone();
   }
 
   /** A snapshot of this pool's statistics. */
@@ -744,23 +844,34 @@ export class Pool implements ConnectionHost {
   }
 }
 
-function describeConnectError(error: unknown): string {
+/** The failure of a request whose connection could not be opened. */
+function connectFailure(error: unknown, origin: string): FetchError {
+  if (error instanceof FetchError) return error;
+  let code: FetchError["code"] = "CONNECT_FAILED";
+  let what: string;
   if (error instanceof Deno.errors.ConnectionRefused) {
-    return "connection refused";
-  }
-  if (error instanceof Deno.errors.InvalidData) {
+    what = "connection refused";
+  } else if (error instanceof Deno.errors.InvalidData) {
     // rustls reports certificate problems as InvalidData from the handshake.
+    code = "TLS_FAILED";
     if (error.message.includes("UnknownIssuer")) {
-      return `TLS certificate is not trusted (${error.message}): pass the issuing CA in 'tls.caCerts'`;
+      what =
+        `TLS certificate is not trusted (${error.message}): pass the issuing CA in 'tls.caCerts'`;
+    } else if (error.message.includes("not valid for name")) {
+      what = `TLS certificate does not match the host name (${error.message})`;
+    } else {
+      what = `TLS handshake failed (${error.message})`;
     }
-    if (error.message.includes("not valid for name")) {
-      return `TLS certificate does not match the host name (${error.message})`;
-    }
-    return `TLS handshake failed (${error.message})`;
+  } else if (error instanceof DOMException && error.name === "TimeoutError") {
+    code = "CONNECT_TIMEOUT";
+    what = error.message;
+  } else {
+    what = error instanceof Error ? error.message : String(error);
   }
-  if (error instanceof DOMException && error.name === "TimeoutError") {
-    return error.message;
-  }
-  if (error instanceof Error) return error.message;
-  return String(error);
+  return new FetchError(`could not connect (${what})`, {
+    stage: "connect",
+    code,
+    origin,
+    cause: error,
+  });
 }

@@ -11,7 +11,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { createClient, fetch } from "../mod.ts";
-import { HttpParseError } from "../_errors.ts";
+import { HttpParseError } from "../errors.ts";
 import {
   keepAliveHandler,
   rawServer,
@@ -47,22 +47,22 @@ Deno.test("createClient() rejects invalid options before any I/O", () => {
     [
       { idleTimeout: -1 },
       RangeError,
-      "Cannot create client as 'idleTimeout' must be a positive number of milliseconds: current value is -1",
+      "Cannot create client as 'idleTimeout' must be a positive number of milliseconds up to 2147483647: current value is -1",
     ],
     [
       { headersTimeout: "5" },
       TypeError,
-      `Cannot create client as 'headersTimeout' must be a positive number of milliseconds or Infinity: current value is "5"`,
+      `Cannot create client as 'headersTimeout' must be a positive number of milliseconds up to 2147483647, or Infinity: current value is "5"`,
     ],
     [
       { connectTimeout: NaN },
       RangeError,
-      "Cannot create client as 'connectTimeout' must be a positive number of milliseconds or Infinity: current value is NaN",
+      "Cannot create client as 'connectTimeout' must be a positive number of milliseconds up to 2147483647, or Infinity: current value is NaN",
     ],
     [
       { bodyTimeout: 0 },
       RangeError,
-      "Cannot create client as 'bodyTimeout' must be a positive number of milliseconds or Infinity: current value is 0",
+      "Cannot create client as 'bodyTimeout' must be a positive number of milliseconds up to 2147483647, or Infinity: current value is 0",
     ],
     [
       { maxHeaderSize: 10 },

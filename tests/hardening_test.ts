@@ -10,7 +10,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { createClient } from "../mod.ts";
-import { HttpParseError } from "../_errors.ts";
+import { HttpParseError } from "../errors.ts";
 import { keepAliveHandler, rawServer, response, sleep } from "./_servers.ts";
 
 Deno.test("Client.fetch() refuses CR, LF or NUL in the method, target or headers before sending a byte", async () => {

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import fc from "fast-check";
-import { HttpParseError } from "../_errors.ts";
+import { HttpParseError } from "../errors.ts";
 import {
   ChunkedDecoder,
   DEFAULT_PARSER_LIMITS,

@@ -8,7 +8,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import { HttpParseError } from "../_errors.ts";
+import { HttpParseError } from "../errors.ts";
 import {
   ChunkedDecoder,
   DEFAULT_PARSER_LIMITS,

@@ -63,7 +63,7 @@ Deno.test("Client.fetch() keeps pipelining on after retrying a 503 whose body wa
   await using client = createClient({
     pipelining: 4,
     maxConnectionsPerOrigin: 1,
-    retry: { minDelay: 1, maxDelay: 10 },
+    retry: { minDelay: 1, maxDelay: 10, statusCodes: [503] },
   });
   await (await client.fetch(`${server.origin}/warm`)).text();
   const texts = await Promise.all(

@@ -12,8 +12,9 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import { createClient } from "../mod.ts";
-import { Exchange } from "../_connection.ts";
+import { createClient, FetchError } from "../mod.ts";
+import { NO_BODY } from "../_body.ts";
+import type { DispatchRequest } from "../_dispatch.ts";
 import { DEFAULT_PARSER_LIMITS } from "../_http1.ts";
 import { type ConnectTarget, Pool, type PoolSettings } from "../pool.ts";
 import {
@@ -310,8 +311,6 @@ function poolSettings(
     connection: {
       limits: DEFAULT_PARSER_LIMITS,
       readAhead: 65536,
-      headersTimeout: 5000,
-      bodyTimeout: 5000,
       maxRequests: Infinity,
     },
     connect,
@@ -319,11 +318,23 @@ function poolSettings(
   };
 }
 
-function get(path: string): Exchange {
-  const bytes = new TextEncoder().encode(
-    `GET ${path} HTTP/1.1\r\nhost: x\r\n\r\n`,
-  );
-  return new Exchange("GET", bytes, null, true, undefined);
+function get(pool: Pool, origin: string, path: string) {
+  const request: DispatchRequest = {
+    method: "GET",
+    url: new URL(path, origin),
+    fields: [],
+    host: undefined,
+    body: NO_BODY,
+    contentLength: null,
+    plain: false,
+  };
+  return pool.dispatch(request, {
+    signal: undefined,
+    pipelinable: true,
+    freshConnection: false,
+    headersTimeout: 5000,
+    bodyTimeout: 5000,
+  });
 }
 
 Deno.test("Pool bounds connecting by connectTimeout, failing only the request that needed it", async () => {
@@ -350,14 +361,13 @@ Deno.test("Pool bounds connecting by connectTimeout, failing only the request th
       });
     }),
   );
-  const first = get("/1");
-  const second = get("/2");
-  pool.request(first);
-  pool.request(second);
-  const error = await first.promise.catch((e) => e);
-  assertInstanceOf(error, TypeError);
+  const first = get(pool, server.origin, "/1");
+  const second = get(pool, server.origin, "/2");
+  const error = await first.catch((e) => e);
+  assertInstanceOf(error, FetchError);
+  assertEquals([error.stage, error.code], ["connect", "CONNECT_TIMEOUT"]);
   assertStringIncludes(error.message, "connectTimeout (100 ms)");
-  const result = await second.promise;
+  const result = await second;
   assertEquals(new TextDecoder().decode(result.body as Uint8Array), "/2");
   assertEquals(pool.stats().connectFailures, 1);
   await pool.close();
@@ -407,4 +417,89 @@ Deno.test("Client with idle pooled sockets and no close() lets the process exit"
   assertEquals(output.stdout.trim(), "bye");
   assert(output.success, output.stderr);
   assertLessOrEqual(output.elapsed, 3000);
+});
+
+Deno.test("Client forgets an origin whose pool stayed empty for idleTimeout, and its totals keep counting", async () => {
+  const servers = [0, 1, 2].map(() =>
+    rawServer(keepAliveHandler(() => response("ok")))
+  );
+  await using client = createClient({ idleTimeout: 50 });
+  for (const server of servers) {
+    await (await client.fetch(server.origin)).text();
+  }
+  assertEquals(client.stats().origins.length, 3);
+  // Idle connections close after 50 ms; the empty pools are forgotten 50 ms
+  // after that, the next time the client looks.
+  assert(
+    await waitFor(() => client.stats().origins.length === 0, 2000),
+    "empty pools were kept",
+  );
+  let { totals } = client.stats();
+  assertEquals([totals.connectionsOpened, totals.requestsSent], [3, 3]);
+  assertEquals(totals.evictions.idleTimeout, 3);
+  await (await client.fetch(servers[0].origin)).text();
+  ({ totals } = client.stats());
+  assertEquals(client.stats().origins.length, 1);
+  assertEquals([totals.connectionsOpened, totals.requestsSent], [4, 4]);
+  for (const server of servers) await server.close();
+});
+
+Deno.test("Client keeps an origin whose pool is in use, however long", async () => {
+  await using server = rawServer(keepAliveHandler(async () => {
+    await sleep(150);
+    return response("slow");
+  }));
+  await using other = rawServer(keepAliveHandler(() => response("ok")));
+  await using client = createClient({ idleTimeout: 20 });
+  const slow = client.fetch(server.origin);
+  await sleep(60);
+  // Meeting a new origin runs the forgetting; the busy one stays.
+  await (await client.fetch(other.origin)).text();
+  assertEquals(await (await slow).text(), "slow");
+  assert(
+    client.stats().origins.some((o) => o.origin.endsWith(`:${server.port}`)),
+  );
+});
+
+Deno.test("Client.close({ signal }) fails what is left when the signal aborts, and closes every socket", async () => {
+  const hold = Promise.withResolvers<void>();
+  await using server = rawServer(async (conn) => {
+    const req = await conn.readRequest();
+    if (req?.target === "/stream") {
+      await conn.write(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+      );
+    }
+    await hold.promise;
+  });
+  const client = createClient({ maxConnectionsPerOrigin: 2 });
+  const res = await client.fetch(`${server.origin}/stream`);
+  const inflight = client.fetch(`${server.origin}/held`);
+  const queued = client.fetch(`${server.origin}/queued`);
+  await waitFor(() => client.stats().origins[0].queued === 1);
+  const closing = client.close({ signal: AbortSignal.timeout(30) });
+  await assertRejects(
+    () => client.fetch(server.origin),
+    FetchError,
+    "the client is closed",
+  );
+  await closing;
+  const held = await assertRejects(() => inflight, FetchError);
+  assertEquals([held.stage, held.code], ["sent", "CLIENT_CLOSED"]);
+  const waiting = await assertRejects(() => queued, FetchError);
+  assertEquals([waiting.stage, waiting.code], ["unsent", "CLIENT_CLOSED"]);
+  const body = await assertRejects(() => res.text(), FetchError);
+  assertEquals([body.stage, body.code], ["body", "CLIENT_CLOSED"]);
+  assertEquals(client.stats().origins[0].open, 0);
+  hold.resolve();
+});
+
+Deno.test("Client.close() checks its options", async () => {
+  const client = createClient();
+  await assertRejects(
+    () => client.close({ signal: "soon" as unknown as AbortSignal }),
+    TypeError,
+    `Cannot close client as 'signal' must be an AbortSignal: current value is "soon"`,
+  );
+  await client.close({ signal: AbortSignal.abort() });
 });

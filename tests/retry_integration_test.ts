@@ -27,7 +27,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { createClient, type RetryEvent } from "../mod.ts";
-import { RequestFailure } from "../_errors.ts";
+import { FetchError } from "../errors.ts";
 import {
   latin1,
   type RawRequest,
@@ -36,6 +36,7 @@ import {
   response,
   ServerConn,
   sleep,
+  waitFor,
 } from "./_servers.ts";
 
 const decoder = new TextDecoder();
@@ -182,6 +183,7 @@ function ids(seen: Seen[]): (string | undefined)[] {
 }
 
 /** Fast backoff for tests, plus an `onRetry` that records every event. */
+/** Short backoff, status retries on as a caller turns them on, events kept. */
 function fastRetry(
   events: RetryEvent[],
   extra: Record<string, unknown> = {},
@@ -189,6 +191,7 @@ function fastRetry(
   return {
     minDelay: 1,
     maxDelay: 5,
+    statusCodes: [429, 502, 503, 504],
     onRetry: (event: RetryEvent) => {
       events.push(event);
     },
@@ -215,7 +218,7 @@ Deno.test("Client.fetch() replays a refused connect at once for any method and g
     );
     assertStringIncludes(error.message, "4 attempts");
     assertStringIncludes(error.message, origin);
-    assertInstanceOf(error, RequestFailure);
+    assertInstanceOf(error, FetchError);
     assertEquals(error.stage, "connect");
     assertInstanceOf(error.cause, Deno.errors.ConnectionRefused);
     assertEquals(
@@ -224,7 +227,7 @@ Deno.test("Client.fetch() replays a refused connect at once for any method and g
     );
     for (const event of events) {
       assertEquals(event.method, method);
-      assertInstanceOf(event.error, RequestFailure);
+      assertInstanceOf(event.error, FetchError);
     }
     const { totals, origins } = client.stats();
     assertEquals(origins[0].connectFailures, 4);
@@ -246,17 +249,22 @@ Deno.test("Client.fetch() with retry: false still replays a refused connect, for
   assertEquals(totals.retries.connect, 2);
 });
 
-Deno.test("Client.fetch() with retry.maxAttempts 1 does not replay even a refused connect", async () => {
+Deno.test("Client.fetch() with retry.maxAttempts 1 still replays a refused connect, as retry: false does", async () => {
   const origin = refusedOrigin();
-  const events: RetryEvent[] = [];
-  await using client = createClient({
-    retry: fastRetry(events, { maxAttempts: 1 }),
-  });
-  const error = await assertRejects(() => client.fetch(origin), TypeError);
-  assertInstanceOf(error, RequestFailure);
-  assertEquals(error.stage, "connect");
-  assertEquals(events, []);
-  assertEquals(client.stats().origins[0].connectFailures, 1);
+  for (const retry of [false, { maxAttempts: 1 }] as const) {
+    const events: RetryEvent[] = [];
+    await using client = createClient({
+      retry: retry === false ? false : fastRetry(events, retry),
+    });
+    const error = await assertRejects(() => client.fetch(origin), FetchError);
+    assertEquals([error.stage, error.code, error.attempts], [
+      "connect",
+      "CONNECT_FAILED",
+      3,
+    ]);
+    assertStringIncludes(error.message, "(gave up after 3 attempts)");
+    assertEquals(client.stats().origins[0].connectFailures, 3);
+  }
 });
 
 Deno.test("Client.fetch() replays a refused connect even when the retry budget is empty", async () => {
@@ -305,7 +313,7 @@ Deno.test("Client.fetch() replays GET, PUT and DELETE at once on a new connectio
     assertEquals(event.method, method);
     assertEquals(event.url, `${server.origin}/race`);
     assertEquals(event.status, undefined);
-    assertInstanceOf(event.error, RequestFailure);
+    assertInstanceOf(event.error, FetchError);
     assertEquals(event.error.stage, "sent");
     assertEquals(event.error.reused, true);
     assertInstanceOf(event.error.cause, Deno.errors.UnexpectedEof);
@@ -343,7 +351,7 @@ Deno.test("Client.fetch() replays a PUT at once on a new connection when a kept-
     assertEquals(server.accepted, 2);
     assertEquals(events.map((e) => [e.reason, e.delay]), [["stale", 0]]);
     const error = events[0].error;
-    assertInstanceOf(error, RequestFailure);
+    assertInstanceOf(error, FetchError);
     assertEquals([error.stage, error.reused], ["sent", true]);
     // EOF (the FIN came first), or the reset.
     assert(
@@ -454,7 +462,7 @@ Deno.test({
       assertEquals(await res.text(), "ok race");
       assertEquals(events.map((e) => [e.reason, e.delay]), [["stale", 0]]);
       const error = events[0].error;
-      assertInstanceOf(error, RequestFailure);
+      assertInstanceOf(error, FetchError);
       assertEquals([error.stage, error.reused], ["sent", true]);
       assertInstanceOf(error.cause, Deno.errors.ConnectionReset);
       assertEquals(client.stats().totals.retries.stale, 1);
@@ -483,7 +491,7 @@ Deno.test("Client.fetch() with retry: false does not replay the keep-alive race"
     () => client.fetch(server.origin, idHeader("race")),
     TypeError,
   );
-  assertInstanceOf(error, RequestFailure);
+  assertInstanceOf(error, FetchError);
   assertEquals([error.stage, error.reused], ["sent", true]);
   assertEquals(ids(server.seen), ["warm", "race"]);
   assertEquals(server.accepted, 1);
@@ -553,7 +561,7 @@ Deno.test("Client.fetch() never replays a POST without Idempotency-Key after the
     () => client.fetch(server.origin, postOrder()),
     TypeError,
   );
-  assertInstanceOf(error, RequestFailure);
+  assertInstanceOf(error, FetchError);
   assertEquals([error.stage, error.reused], ["sent", true]);
   assertEquals(ids(server.seen), ["warm", "post"]);
   assertEquals(server.accepted, 1);
@@ -601,13 +609,13 @@ Deno.test("Client.fetch() with retry.idempotencyKey gives a POST a key and repla
 
 /**
  * POSTs an order to a new `scriptedServer(script)` that fails it, and asserts
- * it failed with a RequestFailure and was not retried: the server received it
+ * it failed with a FetchError and was not retried: the server received it
  * once and onRetry was never called. Returns the failure and how many
  * connections the server accepted.
  */
 async function assertPostNotRetried(
   script: Script,
-): Promise<{ error: RequestFailure; accepted: number }> {
+): Promise<{ error: FetchError; accepted: number }> {
   await using server = scriptedServer(script);
   const events: RetryEvent[] = [];
   await using client = createClient({ retry: fastRetry(events) });
@@ -615,7 +623,7 @@ async function assertPostNotRetried(
     () => client.fetch(server.origin, postOrder()),
     TypeError,
   );
-  assertInstanceOf(error, RequestFailure);
+  assertInstanceOf(error, FetchError);
   await sleep(20);
   assertEquals(ids(server.seen), ["post"]);
   assertEquals(events, []);
@@ -637,7 +645,7 @@ Deno.test("Client.fetch() retries a GET with backoff when a fresh connection clo
   assertGreaterOrEqual(events[0].delay, 1);
   assertLessOrEqual(events[0].delay, 5);
   const error = events[0].error;
-  assertInstanceOf(error, RequestFailure);
+  assertInstanceOf(error, FetchError);
   assertEquals([error.stage, error.reused], ["sent", false]);
   assertEquals(client.stats().totals.retries.network, 1);
 
@@ -679,11 +687,63 @@ Deno.test("Client.fetch() retries a GET whose response head was cut off, and nev
   assertEquals(events.map((e) => e.reason), ["network"]);
   assertGreater(events[0].delay, 0);
   const error = events[0].error;
-  assertInstanceOf(error, RequestFailure);
+  assertInstanceOf(error, FetchError);
   assertEquals(error.stage, "response");
 
   const post = await assertPostNotRetried(halfHead);
   assertEquals(post.error.stage, "response");
+});
+
+Deno.test("Client.fetch() never sends again a request whose response broke HTTP/1.1, and closes that connection", async (t) => {
+  const broken: [string, string, Record<string, number>][] = [
+    [
+      "a bad status line",
+      "HTTP/1.1 2x0 Broken\r\nContent-Length: 0\r\n\r\n",
+      {},
+    ],
+    [
+      "an invalid chunk size",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+      {},
+    ],
+    [
+      "conflicting Content-Length values",
+      "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+      {},
+    ],
+    [
+      "a head over maxHeaderSize",
+      `HTTP/1.1 200 OK\r\nX-Big: ${
+        "x".repeat(4096)
+      }\r\nContent-Length: 0\r\n\r\n`,
+      { maxHeaderSize: 1024 },
+    ],
+  ];
+  for (const [what, bytes, options] of broken) {
+    await t.step(what, async () => {
+      await using server = scriptedServer(() => bytes);
+      const events: RetryEvent[] = [];
+      await using client = createClient({
+        ...options,
+        retry: fastRetry(events, { maxAttempts: 5 }),
+      });
+      const error = await assertRejects(
+        () => client.fetch(server.origin, idHeader("get")),
+        FetchError,
+      );
+      assertEquals([error.stage, error.code], [
+        "response",
+        "MALFORMED_RESPONSE",
+      ]);
+      assertStringIncludes(error.message, "malformed response");
+      assertEquals(events, []);
+      assertEquals(ids(server.seen), ["get"]);
+      assert(
+        await waitFor(() => client.stats().origins[0].open === 0),
+        "the connection that broke HTTP/1.1 was kept",
+      );
+    });
+  }
 });
 
 Deno.test("Client.fetch() retries a headers timeout with backoff, not as stale, even on a reused connection", async () => {
@@ -708,7 +768,7 @@ Deno.test("Client.fetch() retries a headers timeout with backoff, not as stale, 
   assertEquals(events.map((e) => e.reason), ["network"]);
   assertGreater(events[0].delay, 0);
   const error = events[0].error;
-  assertInstanceOf(error, RequestFailure);
+  assertInstanceOf(error, FetchError);
   assertEquals([error.stage, error.reused], ["sent", false]);
   assertInstanceOf(error.cause, DOMException);
   assertEquals(error.cause.name, "TimeoutError");
@@ -895,7 +955,7 @@ Deno.test("Client.fetch() does not replay a ReadableStream body once writing beg
         }),
       TypeError,
     );
-    assertInstanceOf(error, RequestFailure);
+    assertInstanceOf(error, FetchError);
     assertEquals([error.stage, error.reused], ["sent", race]);
     await sleep(20);
     const streamed = server.seen.filter((s) => s.id === "stream");
@@ -998,6 +1058,7 @@ Deno.test("Client.fetch() rejects with the signal's reason, unchanged, when abor
       retry: {
         minDelay: 2000,
         maxDelay: 2000,
+        statusCodes: [503],
         onRetry: (event) => {
           events.push(event);
           // Abort in the middle of the 2-second wait.
@@ -1071,6 +1132,7 @@ Deno.test("Client.fetch() rejects with what onRetry throws and sends nothing mor
   const thrown = new Error("no more");
   await using client = createClient({
     retry: {
+      statusCodes: [503],
       onRetry: () => {
         throw thrown;
       },

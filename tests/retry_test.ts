@@ -3,25 +3,24 @@ import {
   assert,
   assertEquals,
   assertInstanceOf,
-  assertRejects,
   assertStrictEquals,
   assertThrows,
 } from "@std/assert";
 import { FakeTime } from "@std/testing/time";
-import { type FailureStage, RequestFailure } from "../_errors.ts";
+import { FetchError, type FetchErrorStage } from "../errors.ts";
 import {
-  abortableDelay,
-  DEFAULT_RETRY_STATUS_CODES,
-  exhaustedError,
   isIdempotentMethod,
-  parseRetryAfter,
-  RETRY_DISABLED_MAX_ATTEMPTS,
-  RetryBudget,
+  NEVER_WRITTEN_ATTEMPTS,
   type RetryEvent,
   type RetryOptions,
   RetryPolicy,
   type RetryRequestInfo,
 } from "../retry.ts";
+import { RetryBudget } from "../_retry_budget.ts";
+import { parseRetryAfter } from "../_retry_after.ts";
+
+/** Status retries as a caller turns them on. */
+const STATUS_CODES = [429, 502, 503, 504];
 
 const ORIGIN = "http://127.0.0.1:8000";
 
@@ -38,9 +37,10 @@ function request(
   };
 }
 
-function failure(stage: FailureStage, reused = false): RequestFailure {
-  return new RequestFailure(`${stage} failed for ${ORIGIN}`, {
+function failure(stage: FetchErrorStage, reused = false): FetchError {
+  return new FetchError(`${stage} failed`, {
     stage,
+    code: stage === "connect" ? "CONNECT_FAILED" : "CONNECTION_CLOSED",
     origin: ORIGIN,
     reused,
   });
@@ -256,13 +256,94 @@ Deno.test("RetryPolicy.onError() gives up once maxAttempts attempts were made", 
     policy.onError(request(), 3, failure("sent", true), ample()),
     null,
   );
+  const more = new RetryPolicy({ maxAttempts: 5 });
+  assert(more.onError(request(), 4, failure("connect"), ample()) !== null);
+  assertStrictEquals(
+    more.onError(request(), 5, failure("connect"), ample()),
+    null,
+  );
 });
 
-Deno.test("RetryPolicy.onError() makes no replay at all with maxAttempts 1", () => {
-  const policy = new RetryPolicy({ maxAttempts: 1 });
+Deno.test("RetryPolicy.onError() with maxAttempts 1 acts as retry: false", () => {
+  const one = new RetryPolicy({ maxAttempts: 1 });
+  const off = new RetryPolicy(false);
+  for (const policy of [one, off]) {
+    assertEquals(
+      policy.onError(request("POST"), 1, failure("connect"), ample()),
+      { reason: "connect", delay: 0, freshConnection: false },
+    );
+    assertStrictEquals(
+      policy.onError(
+        request(),
+        NEVER_WRITTEN_ATTEMPTS,
+        failure("unsent"),
+        ample(),
+      ),
+      null,
+    );
+    assertStrictEquals(
+      policy.onError(request(), 1, failure("sent", true), ample()),
+      null,
+    );
+    assertStrictEquals(
+      policy.onResponse(request(), 1, 408, headers(), ample()),
+      null,
+    );
+  }
+});
+
+Deno.test("RetryPolicy.onError() never retries a failure that sending again cannot mend", () => {
+  const policy = new RetryPolicy({ maxAttempts: 5 });
+  const codes = [
+    ["connect", "TLS_FAILED"],
+    ["connect", "PROXY_AUTH"],
+    ["response", "MALFORMED_RESPONSE"],
+    ["sent", "REQUEST_BODY"],
+    ["unsent", "QUEUE_FULL"],
+    ["unsent", "QUEUE_TIMEOUT"],
+    ["unsent", "CLIENT_CLOSED"],
+  ] as const;
+  for (const [stage, code] of codes) {
+    const error = new FetchError("no", { stage, code, origin: ORIGIN });
+    assertStrictEquals(
+      policy.onError(request(), 1, error, ample()),
+      null,
+      code,
+    );
+  }
+});
+
+Deno.test("RetryPolicy.onError() backs off and draws on the budget when a proxy says it is overloaded", () => {
+  const policy = new RetryPolicy({ random: () => 0 });
+  const overloaded = Object.assign(
+    new FetchError("CONNECT answered 503", {
+      stage: "connect",
+      code: "PROXY_FAILED",
+      origin: ORIGIN,
+    }),
+    { proxyStatus: 503 },
+  );
+  const budget = ample();
+  assertEquals(
+    policy.onError(request("POST"), 1, overloaded, budget),
+    { reason: "connect", delay: 100, freshConnection: false },
+  );
+  assertEquals(budget.withdrawn, 1);
   assertStrictEquals(
-    policy.onError(request(), 1, failure("connect"), ample()),
+    policy.onError(request("POST"), 1, overloaded, empty()),
     null,
+  );
+  const refused = Object.assign(
+    new FetchError("CONNECT answered 403", {
+      stage: "connect",
+      code: "PROXY_FAILED",
+      origin: ORIGIN,
+    }),
+    { proxyStatus: 403 },
+  );
+  assertEquals(
+    policy.onError(request(), 1, refused, ample())?.delay,
+    0,
   );
 });
 
@@ -293,8 +374,8 @@ Deno.test("RetryPolicy.onError() draws on the budget only for a retry it grants"
 Deno.test("RetryPolicy(false) replays only requests that were never written", () => {
   const policy = new RetryPolicy(false);
   assertEquals(policy.enabled, false);
-  assertEquals(policy.maxAttempts, RETRY_DISABLED_MAX_ATTEMPTS);
-  assertEquals(RETRY_DISABLED_MAX_ATTEMPTS, 3);
+  assertEquals(policy.maxAttempts, 1);
+  assertEquals(NEVER_WRITTEN_ATTEMPTS, 3);
   assertEquals(
     policy.onError(request("POST"), 1, failure("connect"), ample()),
     { reason: "connect", delay: 0, freshConnection: false },
@@ -355,7 +436,7 @@ Deno.test("RetryPolicy.onResponse() sends a 408 again at once on a new connectio
 });
 
 Deno.test("RetryPolicy.onResponse() waits the Retry-After seconds of a 429 and a 503", () => {
-  const policy = new RetryPolicy();
+  const policy = new RetryPolicy({ statusCodes: STATUS_CODES });
   for (const status of [429, 503]) {
     assertEquals(
       policy.onResponse(
@@ -382,7 +463,7 @@ Deno.test("RetryPolicy.onResponse() waits the Retry-After seconds of a 429 and a
 
 Deno.test("RetryPolicy.onResponse() waits until the Retry-After date of a 503", () => {
   using _time = new FakeTime(Date.UTC(2015, 9, 21, 7, 28, 0));
-  const policy = new RetryPolicy();
+  const policy = new RetryPolicy({ statusCodes: STATUS_CODES });
   assertEquals(
     policy.onResponse(
       request(),
@@ -406,7 +487,10 @@ Deno.test("RetryPolicy.onResponse() waits until the Retry-After date of a 503", 
 });
 
 Deno.test("RetryPolicy.onResponse() returns a response whose Retry-After exceeds maxRetryAfter", () => {
-  const policy = new RetryPolicy({ maxRetryAfter: 10_000 });
+  const policy = new RetryPolicy({
+    maxRetryAfter: 10_000,
+    statusCodes: STATUS_CODES,
+  });
   const budget = ample();
   assertStrictEquals(
     policy.onResponse(
@@ -432,7 +516,10 @@ Deno.test("RetryPolicy.onResponse() returns a response whose Retry-After exceeds
 });
 
 Deno.test("RetryPolicy.onResponse() backs off when a 503 has no or an invalid Retry-After", () => {
-  const policy = new RetryPolicy({ random: () => 0.5 });
+  const policy = new RetryPolicy({
+    random: () => 0.5,
+    statusCodes: STATUS_CODES,
+  });
   for (const value of [undefined, "soon", "-1", "1.5"]) {
     const h = value === undefined ? headers() : headers({
       "retry-after": value,
@@ -446,7 +533,10 @@ Deno.test("RetryPolicy.onResponse() backs off when a 503 has no or an invalid Re
 });
 
 Deno.test("RetryPolicy.onResponse() backs off on a 502 or 504 whatever its Retry-After", () => {
-  const policy = new RetryPolicy({ random: () => 0 });
+  const policy = new RetryPolicy({
+    random: () => 0,
+    statusCodes: STATUS_CODES,
+  });
   for (const status of [502, 504]) {
     assertEquals(
       policy.onResponse(
@@ -463,7 +553,7 @@ Deno.test("RetryPolicy.onResponse() backs off on a 502 or 504 whatever its Retry
 
 Deno.test("RetryPolicy.onResponse() returns statuses that are not in statusCodes", () => {
   const policy = new RetryPolicy();
-  for (const status of [200, 304, 400, 404, 500, 501]) {
+  for (const status of [200, 304, 400, 404, 429, 500, 501, 502, 503, 504]) {
     assertStrictEquals(
       policy.onResponse(request(), 1, status, headers(), ample()),
       null,
@@ -481,7 +571,7 @@ Deno.test("RetryPolicy.onResponse() returns statuses that are not in statusCodes
 });
 
 Deno.test("RetryPolicy.onResponse() never retries a POST or a stream body", () => {
-  const policy = new RetryPolicy();
+  const policy = new RetryPolicy({ statusCodes: STATUS_CODES });
   assertStrictEquals(
     policy.onResponse(request("POST"), 1, 503, headers(), ample()),
     null,
@@ -505,7 +595,7 @@ Deno.test("RetryPolicy.onResponse() never retries a POST or a stream body", () =
 });
 
 Deno.test("RetryPolicy.onResponse() returns the response once maxAttempts attempts were made", () => {
-  const policy = new RetryPolicy({ maxAttempts: 2 });
+  const policy = new RetryPolicy({ maxAttempts: 2, statusCodes: [503] });
   assert(policy.onResponse(request(), 1, 503, headers(), ample()) !== null);
   assertStrictEquals(
     policy.onResponse(request(), 2, 503, headers(), ample()),
@@ -884,127 +974,6 @@ Deno.test("RetryPolicy.notify() does nothing without onRetry", () => {
   new RetryPolicy().notify(EVENT);
 });
 
-// exhaustedError()
-
-Deno.test("exhaustedError() says how many attempts failed, with the last error as cause", () => {
-  const last = failure("sent", true);
-  const error = exhaustedError(last, 3, `${ORIGIN}/path`);
-  assertInstanceOf(error, TypeError);
-  assertEquals(
-    error.message,
-    `Request to ${ORIGIN}/path failed after 3 attempts: sent failed for ${ORIGIN}`,
-  );
-  assertStrictEquals(error.cause, last);
-});
-
-Deno.test("exhaustedError() handles one attempt, non-Error causes and credentials", () => {
-  assertEquals(
-    exhaustedError("boom", 1, "http://x").message,
-    "Request to http://x failed after 1 attempt: boom",
-  );
-  assertEquals(
-    exhaustedError(new Error("reset"), 2, "http://user:secret@host:8080/a?b=c")
-      .message,
-    "Request to http://host:8080/a?b=c failed after 2 attempts: reset",
-  );
-});
-
-// abortableDelay()
-
-Deno.test("abortableDelay() resolves after the delay", async () => {
-  using time = new FakeTime(0);
-  let done = false;
-  const wait = abortableDelay(1000).then(() => {
-    done = true;
-  });
-  await time.tickAsync(999);
-  assertEquals(done, false);
-  await time.tickAsync(1);
-  await wait;
-  assertEquals(done, true);
-});
-
-Deno.test("abortableDelay() rejects with the abort reason unchanged", async () => {
-  using time = new FakeTime(0);
-  const controller = new AbortController();
-  const reason = { why: "not an Error" };
-  const wait = abortableDelay(60_000, controller.signal);
-  await time.tickAsync(10);
-  controller.abort(reason);
-  const error = await wait.then(() => undefined, (error) => error);
-  assertStrictEquals(error, reason);
-});
-
-Deno.test("abortableDelay() clears its timer on abort", async () => {
-  const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
-  const started: unknown[] = [];
-  const cleared: unknown[] = [];
-  globalThis.setTimeout = ((...args: Parameters<typeof realSet>) => {
-    const id = realSet(...args);
-    started.push(id);
-    return id;
-  }) as typeof realSet;
-  globalThis.clearTimeout = ((id: Parameters<typeof realClear>[0]) => {
-    cleared.push(id);
-    realClear(id);
-  }) as typeof realClear;
-  try {
-    const controller = new AbortController();
-    const wait = abortableDelay(600_000, controller.signal);
-    controller.abort();
-    const error = await assertRejects(() => wait);
-    assertStrictEquals(error, controller.signal.reason);
-  } finally {
-    globalThis.setTimeout = realSet;
-    globalThis.clearTimeout = realClear;
-  }
-  assertEquals(started.length, 1);
-  assertEquals(cleared, started);
-});
-
-Deno.test("abortableDelay() rejects at once for an aborted signal", async () => {
-  const reason = new Error("already");
-  const error = await assertRejects(() =>
-    abortableDelay(600_000, AbortSignal.abort(reason))
-  );
-  assertStrictEquals(error, reason);
-});
-
-Deno.test("abortableDelay() removes its abort listener when done", async () => {
-  using time = new FakeTime(0);
-  for (const abort of [false, true]) {
-    const controller = new AbortController();
-    const signal = controller.signal;
-    let listeners = 0;
-    const add = signal.addEventListener.bind(signal);
-    const remove = signal.removeEventListener.bind(signal);
-    signal.addEventListener = (...args: Parameters<typeof add>) => {
-      listeners++;
-      add(...args);
-    };
-    signal.removeEventListener = (...args: Parameters<typeof remove>) => {
-      listeners--;
-      remove(...args);
-    };
-    const wait = abortableDelay(100, signal).catch(() => {});
-    assertEquals(listeners, 1);
-    if (abort) controller.abort();
-    else await time.tickAsync(100);
-    await wait;
-    assertEquals(listeners, 0, abort ? "aborted" : "elapsed");
-  }
-});
-
-Deno.test("abortableDelay() rejects an out-of-range delay", async () => {
-  for (const ms of [-1, NaN, Infinity, 2 ** 31]) {
-    const error = await assertRejects(() => abortableDelay(ms), RangeError);
-    assertEquals(
-      error.message,
-      `Cannot wait as 'ms' must be a number from 0 to 2147483647: current value is ${ms}`,
-    );
-  }
-});
-
 // Options.
 
 Deno.test("RetryPolicy() applies the documented defaults", () => {
@@ -1014,8 +983,9 @@ Deno.test("RetryPolicy() applies the documented defaults", () => {
   assertEquals(policy.minDelay, 100);
   assertEquals(policy.maxDelay, 5000);
   assertEquals(policy.maxRetryAfter, 60_000);
-  assertEquals(policy.statusCodes, [408, 429, 502, 503, 504]);
-  assertEquals(DEFAULT_RETRY_STATUS_CODES, [408, 429, 502, 503, 504]);
+  assertEquals(policy.statusCodes, []);
+  assert(policy.retriesStatus(408));
+  assert(!policy.retriesStatus(503));
   assertEquals(policy.idempotencyKey, false);
   assertEquals(policy.budgetRatio, 0.2);
   assertEquals(policy.budgetMinPerSecond, 10);
@@ -1093,25 +1063,25 @@ Deno.test("RetryPolicy() rejects invalid options with the option's name and valu
       "maxDelay",
       { maxDelay: -5 },
       RangeError,
-      `${prefix} 'retry.maxDelay' must be a number from 0 to 2147483647: current value is -5`,
+      `${prefix} 'retry.maxDelay' must be a number of milliseconds from 0 to 2147483647: current value is -5`,
     ],
     [
       "maxDelay",
       { maxDelay: 2 ** 31 },
       RangeError,
-      `${prefix} 'retry.maxDelay' must be a number from 0 to 2147483647: current value is 2147483648`,
+      `${prefix} 'retry.maxDelay' must be a number of milliseconds from 0 to 2147483647: current value is 2147483648`,
     ],
     [
       "maxRetryAfter",
       { maxRetryAfter: Infinity },
       RangeError,
-      `${prefix} 'retry.maxRetryAfter' must be a number from 0 to 2147483647: current value is Infinity`,
+      `${prefix} 'retry.maxRetryAfter' must be a number of milliseconds from 0 to 2147483647: current value is Infinity`,
     ],
     [
       "maxRetryAfter",
       { maxRetryAfter: null },
       TypeError,
-      `${prefix} 'retry.maxRetryAfter' must be a number from 0 to 2147483647: current value is null`,
+      `${prefix} 'retry.maxRetryAfter' must be a number of milliseconds from 0 to 2147483647: current value is null`,
     ],
     [
       "statusCodes",

@@ -9,7 +9,7 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { createClient } from "../mod.ts";
-import { HttpParseError } from "../_errors.ts";
+import { HttpParseError } from "../errors.ts";
 import { rawServer, type ServerConn } from "./_servers.ts";
 
 const FRAMINGS: Record<

@@ -14,13 +14,13 @@
 import nodeAssert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 
-/** Error thrown when an assertion fails. */
+/** What every check here throws when it does not hold. */
 export class AssertionError extends Error {
   /**
-   * Constructs a new instance.
+   * Creates the error.
    *
-   * @param message The error message.
-   * @param options Standard error options, such as `cause`.
+   * @param message What the failed check says.
+   * @param options Passed on to `Error`, e.g. a `cause`.
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -28,17 +28,20 @@ export class AssertionError extends Error {
   }
 }
 
-/** Values that are falsy in a boolean context. */
+/** The values that `if` treats as false. */
 export type Falsy = false | 0 | 0n | "" | null | undefined;
 
-/** An array-like object (`Array`, `Uint8Array`, ...) that is not a string. */
+/**
+ * Anything indexable that has a length (an array, a typed array...), except
+ * a string.
+ */
 export type ArrayLikeArg<T> = ArrayLike<T> & object;
 
-/** Any constructor. */
+/** A class, or a constructor function, of any shape. */
 // deno-lint-ignore no-explicit-any
 export type AnyConstructor = new (...args: any[]) => any;
 
-/** The instance type that a constructor builds. */
+/** What `new T()` gives for a constructor `T`. */
 export type GetConstructorType<T extends AnyConstructor> = InstanceType<T>;
 
 function suffix(msg: string | undefined): string {
@@ -78,47 +81,47 @@ function diffOf(actual: unknown, expected: unknown): string {
 }
 
 /**
- * Deep equality comparison used in assertions.
+ * Whether two values are deeply equal: the check behind
+ * {@linkcode assertEquals}. It is Node's `util.isDeepStrictEqual`, stricter
+ * than `@std`'s in places: `0` and `-0` differ, and `Error` messages and the
+ * entries of `Headers` count.
  *
- * Uses Node's strict deep equality (`util.isDeepStrictEqual`), which is at
- * least as strict as the real `@std/assert` `equal` (it also tells `0` from
- * `-0`, and compares `Error` messages and `Headers` contents).
- *
- * @param c The actual value.
- * @param d The expected value.
- * @returns `true` if the values are deeply equal, `false` otherwise.
+ * @param c One value.
+ * @param d The other value.
+ * @returns Whether they are deeply equal.
  */
 export function equal(c: unknown, d: unknown): boolean {
   return isDeepStrictEqual(c, d);
 }
 
 /**
- * Make an assertion, error will be thrown if `expr` does not have truthy value.
+ * Checks that `expr` is truthy.
  *
- * @param expr The expression to test.
- * @param msg The optional message to display if the assertion fails.
+ * @param expr The value to check.
+ * @param msg Text for the error when the check fails.
  */
 export function assert(expr: unknown, msg = ""): asserts expr {
   if (!expr) throw new AssertionError(msg);
 }
 
 /**
- * Make an assertion, error will be thrown if `expr` has a truthy value.
+ * Checks that `expr` is falsy.
  *
- * @param expr The expression to test.
- * @param msg The optional message to display if the assertion fails.
+ * @param expr The value to check.
+ * @param msg Text for the error when the check fails.
  */
 export function assertFalse(expr: unknown, msg = ""): asserts expr is Falsy {
   if (expr) throw new AssertionError(msg);
 }
 
 /**
- * Make an assertion that `actual` and `expected` are equal, deeply.
+ * Checks that `actual` deeply equals `expected` (see {@linkcode equal}); the
+ * error shows where they differ.
  *
- * @typeParam T The type of the values to compare.
- * @param actual The actual value to compare.
- * @param expected The expected value to compare.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam T The type both values share.
+ * @param actual The value under test.
+ * @param expected The value it should equal.
+ * @param msg Text for the error when the check fails.
  */
 export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
   if (equal(actual, expected)) return;
@@ -128,12 +131,12 @@ export function assertEquals<T>(actual: T, expected: T, msg?: string): void {
 }
 
 /**
- * Make an assertion that `actual` and `expected` are not equal, deeply.
+ * Checks that `actual` and `expected` are not deeply equal.
  *
- * @typeParam T The type of the values to compare.
- * @param actual The actual value to compare.
- * @param expected The expected value to compare.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam T The type both values share.
+ * @param actual The value under test.
+ * @param expected The value it must differ from.
+ * @param msg Text for the error when the check fails.
  */
 export function assertNotEquals<T>(actual: T, expected: T, msg?: string): void {
   if (!equal(actual, expected)) return;
@@ -145,13 +148,13 @@ export function assertNotEquals<T>(actual: T, expected: T, msg?: string): void {
 }
 
 /**
- * Make an assertion that `actual` and `expected` are strictly equal, using
- * `Object.is` for equality comparison.
+ * Checks that `actual` and `expected` are one and the same by `Object.is`:
+ * for objects, the same reference.
  *
- * @typeParam T The type of the expected value.
- * @param actual The actual value to compare.
- * @param expected The expected value to compare.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam T The type `actual` is narrowed to.
+ * @param actual The value under test.
+ * @param expected The value it should be.
+ * @param msg Text for the error when the check fails.
  */
 export function assertStrictEquals<T>(
   actual: unknown,
@@ -172,13 +175,12 @@ export function assertStrictEquals<T>(
 }
 
 /**
- * Make an assertion that `actual` and `expected` are not strictly equal,
- * using `Object.is` for equality comparison.
+ * Checks that `actual` and `expected` are not the same by `Object.is`.
  *
- * @typeParam T The type of the values to compare.
- * @param actual The actual value to compare.
- * @param expected The expected value to compare.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam T The type both values share.
+ * @param actual The value under test.
+ * @param expected The value it must not be.
+ * @param msg Text for the error when the check fails.
  */
 export function assertNotStrictEquals<T>(
   actual: T,
@@ -194,14 +196,14 @@ export function assertNotStrictEquals<T>(
 }
 
 /**
- * Make an assertion that `actual` and `expected` are almost equal numbers
- * through a given tolerance (by default one hundred thousandth of a percent
- * of the expected value).
+ * Checks that two numbers differ by `tolerance` at most. Without one, the
+ * margin is a ten-millionth of `expected` (1e-7 when `expected` is not
+ * finite).
  *
- * @param actual The actual value to compare.
- * @param expected The expected value to compare.
- * @param tolerance The tolerance to consider the values almost equal.
- * @param msg The optional message to include in the error.
+ * @param actual The value under test.
+ * @param expected The number it should be close to.
+ * @param tolerance The largest difference allowed.
+ * @param msg Text for the error when the check fails.
  */
 export function assertAlmostEquals(
   actual: number,
@@ -223,11 +225,12 @@ export function assertAlmostEquals(
 }
 
 /**
- * Make an assertion that actual is not null or undefined.
+ * Checks that `actual` is neither `null` nor `undefined`, and narrows its
+ * type to match.
  *
- * @typeParam T The type of the actual value.
- * @param actual The actual value to check.
- * @param msg The optional message to include in the error.
+ * @typeParam T The declared type of `actual`.
+ * @param actual The value to check.
+ * @param msg Text for the error when the check fails.
  */
 export function assertExists<T>(
   actual: T,
@@ -241,12 +244,13 @@ export function assertExists<T>(
 }
 
 /**
- * Make an assertion that `obj` is an instance of `type`.
+ * Checks that `actual` is an instance of `expectedType` (by `instanceof`),
+ * and narrows its type to match.
  *
- * @typeParam T The expected type of the object.
- * @param actual The object to check.
- * @param expectedType The expected class constructor.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam T The constructor checked against.
+ * @param actual The value to check.
+ * @param expectedType The class it should belong to.
+ * @param msg Text for the error when the check fails.
  */
 export function assertInstanceOf<T extends AnyConstructor>(
   actual: unknown,
@@ -281,13 +285,13 @@ export function assertInstanceOf<T extends AnyConstructor>(
 }
 
 /**
- * Make an assertion that `obj` is not an instance of `type`.
+ * Checks that `actual` is not an instance of `unexpectedType`.
  *
- * @typeParam A The type of the object to check.
- * @typeParam T The type of the class to check against.
- * @param actual The object to check.
- * @param unexpectedType The class constructor to check against.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam A The declared type of `actual`.
+ * @typeParam T The instance type ruled out.
+ * @param actual The value to check.
+ * @param unexpectedType The class it must not belong to.
+ * @param msg Text for the error when the check fails.
  */
 export function assertNotInstanceOf<A, T>(
   actual: A,
@@ -304,14 +308,16 @@ export function assertNotInstanceOf<A, T>(
 }
 
 /**
- * Make an assertion that `error` is an `Error`, optionally of a class and
- * with a message that includes a string or matches a RegExp.
+ * Checks that `error` is an `Error`; if asked, also that it belongs to
+ * `ErrorClass` and that its message contains `msgMatches` (a string) or
+ * matches it (a pattern).
  *
- * @typeParam E The type of the error to assert.
- * @param error The error to assert.
- * @param ErrorClass The optional error class to assert.
- * @param msgMatches The optional string or RegExp to assert in the error message.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam E The type `error` is narrowed to.
+ * @param error The value to check.
+ * @param ErrorClass The class it should belong to.
+ * @param msgMatches Text its message should contain, or a pattern it should
+ * match.
+ * @param msg Text for the error when the check fails.
  */
 export function assertIsError<E extends Error = Error>(
   error: unknown,
@@ -355,24 +361,23 @@ function isErrorClass(value: unknown): boolean {
 }
 
 /**
- * Executes a function, expecting it to throw. If it does not, then it
- * throws.
+ * Calls `fn` and checks that it throws.
  *
- * @param fn The function to execute.
- * @param msg The optional message to display if the assertion fails.
- * @returns The error that was thrown.
+ * @param fn The function to call.
+ * @param msg Text for the error when the check fails.
+ * @returns What `fn` threw.
  */
 export function assertThrows(fn: () => unknown, msg?: string): unknown;
 /**
- * Executes a function, expecting it to throw an instance of `ErrorClass`
- * whose message includes `msgIncludes`.
+ * Calls `fn` and checks that it throws an `ErrorClass` whose message
+ * contains `msgIncludes`.
  *
- * @typeParam E The error class to assert.
- * @param fn The function to execute.
- * @param ErrorClass The error class to assert.
- * @param msgIncludes The string that should be included in the error message.
- * @param msg The optional message to display if the assertion fails.
- * @returns The error that was thrown.
+ * @typeParam E The type of error expected.
+ * @param fn The function to call.
+ * @param ErrorClass The class the thrown error should belong to.
+ * @param msgIncludes Text its message should contain.
+ * @param msg Text for the error when the check fails.
+ * @returns What `fn` threw.
  */
 export function assertThrows<E extends Error = Error>(
   fn: () => unknown,
@@ -416,26 +421,26 @@ export function assertThrows<E extends Error = Error>(
 }
 
 /**
- * Executes a function which returns a promise, expecting it to reject.
+ * Calls `fn` and checks that the promise it returns rejects.
  *
- * @param fn The function to execute.
- * @param msg The optional message to display if the assertion fails.
- * @returns The promise which resolves to the thrown error.
+ * @param fn The function to call.
+ * @param msg Text for the error when the check fails.
+ * @returns A promise of the rejection reason.
  */
 export function assertRejects(
   fn: () => PromiseLike<unknown>,
   msg?: string,
 ): Promise<unknown>;
 /**
- * Executes a function which returns a promise, expecting it to reject with
- * an instance of `ErrorClass` whose message includes `msgIncludes`.
+ * Calls `fn` and checks that the promise it returns rejects with an
+ * `ErrorClass` whose message contains `msgIncludes`.
  *
- * @typeParam E The error class to assert.
- * @param fn The function to execute.
- * @param ErrorClass The error class to assert.
- * @param msgIncludes The string that should be included in the error message.
- * @param msg The optional message to display if the assertion fails.
- * @returns The promise which resolves to the thrown error.
+ * @typeParam E The type of error expected.
+ * @param fn The function to call.
+ * @param ErrorClass The class the rejection should belong to.
+ * @param msgIncludes Text its message should contain.
+ * @param msg Text for the error when the check fails.
+ * @returns A promise of the rejection reason.
  */
 export function assertRejects<E extends Error = Error>(
   fn: () => PromiseLike<unknown>,
@@ -493,11 +498,11 @@ export async function assertRejects<E extends Error = Error>(
 }
 
 /**
- * Make an assertion that `actual` matches RegExp `expected`.
+ * Checks that the string `actual` matches the pattern `expected`.
  *
- * @param actual The actual value to be matched.
- * @param expected The expected pattern to match.
- * @param msg The optional message to display if the assertion fails.
+ * @param actual The string to test.
+ * @param expected The pattern it should match.
+ * @param msg Text for the error when the check fails.
  */
 export function assertMatch(
   actual: string,
@@ -511,11 +516,11 @@ export function assertMatch(
 }
 
 /**
- * Make an assertion that `actual` does not match RegExp `expected`.
+ * Checks that the string `actual` does not match the pattern `expected`.
  *
- * @param actual The actual value to match.
- * @param expected The expected value to not match.
- * @param msg The optional message to display if the assertion fails.
+ * @param actual The string to test.
+ * @param expected The pattern it must not match.
+ * @param msg Text for the error when the check fails.
  */
 export function assertNotMatch(
   actual: string,
@@ -529,11 +534,11 @@ export function assertNotMatch(
 }
 
 /**
- * Make an assertion that actual includes expected.
+ * Checks that the string `actual` contains `expected`.
  *
- * @param actual The actual string to check for inclusion.
- * @param expected The expected string to check for inclusion.
- * @param msg The optional message to display if the assertion fails.
+ * @param actual The string to search.
+ * @param expected The text it should contain.
+ * @param msg Text for the error when the check fails.
  */
 export function assertStringIncludes(
   actual: string,
@@ -547,13 +552,13 @@ export function assertStringIncludes(
 }
 
 /**
- * Make an assertion that `actual` includes the `expected` values, using deep
- * equality for non-primitive values.
+ * Checks that each item of `expected` appears somewhere in `actual`,
+ * compared deeply; the error lists the ones missing.
  *
- * @typeParam T The element type of the arrays.
- * @param actual The array-like object to search within.
- * @param expected The values that must be present in `actual`.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam T The item type.
+ * @param actual The array-like value to search.
+ * @param expected The items it should hold.
+ * @param msg Text for the error when the check fails.
  */
 export function assertArrayIncludes<T>(
   actual: ArrayLikeArg<T>,
@@ -598,12 +603,12 @@ function pickExpectedKeys(actual: unknown, expected: unknown): unknown {
 }
 
 /**
- * Make an assertion that `expected` object is a subset of `actual` object,
- * deeply.
+ * Checks that `actual` has every key of `expected`, at every depth, with a
+ * deeply equal value; keys that `expected` leaves out are ignored.
  *
- * @param actual The actual value to be matched.
- * @param expected The expected value to match.
- * @param msg The optional message to display if the assertion fails.
+ * @param actual The object to check.
+ * @param expected The keys and values it should have.
+ * @param msg Text for the error when the check fails.
  */
 export function assertObjectMatch(
   // deno-lint-ignore no-explicit-any
@@ -615,12 +620,12 @@ export function assertObjectMatch(
 }
 
 /**
- * Make an assertion that `actual` is greater than `expected`.
+ * Checks that `actual > expected`.
  *
- * @typeParam T The type of the values to compare.
- * @param actual The actual value to compare.
- * @param expected The expected value to compare.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam T The type both values share.
+ * @param actual The value under test.
+ * @param expected The value it is compared with.
+ * @param msg Text for the error when the check fails.
  */
 export function assertGreater<T>(actual: T, expected: T, msg?: string): void {
   if (actual > expected) return;
@@ -630,12 +635,12 @@ export function assertGreater<T>(actual: T, expected: T, msg?: string): void {
 }
 
 /**
- * Make an assertion that `actual` is greater than or equal to `expected`.
+ * Checks that `actual >= expected`.
  *
- * @typeParam T The type of the values to compare.
- * @param actual The actual value to compare.
- * @param expected The expected value to compare.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam T The type both values share.
+ * @param actual The value under test.
+ * @param expected The value it is compared with.
+ * @param msg Text for the error when the check fails.
  */
 export function assertGreaterOrEqual<T>(
   actual: T,
@@ -649,12 +654,12 @@ export function assertGreaterOrEqual<T>(
 }
 
 /**
- * Make an assertion that `actual` is less than `expected`.
+ * Checks that `actual < expected`.
  *
- * @typeParam T The type of the values to compare.
- * @param actual The actual value to compare.
- * @param expected The expected value to compare.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam T The type both values share.
+ * @param actual The value under test.
+ * @param expected The value it is compared with.
+ * @param msg Text for the error when the check fails.
  */
 export function assertLess<T>(actual: T, expected: T, msg?: string): void {
   if (actual < expected) return;
@@ -664,12 +669,12 @@ export function assertLess<T>(actual: T, expected: T, msg?: string): void {
 }
 
 /**
- * Make an assertion that `actual` is less than or equal to `expected`.
+ * Checks that `actual <= expected`.
  *
- * @typeParam T The type of the values to compare.
- * @param actual The actual value to compare.
- * @param expected The expected value to compare.
- * @param msg The optional message to display if the assertion fails.
+ * @typeParam T The type both values share.
+ * @param actual The value under test.
+ * @param expected The value it is compared with.
+ * @param msg Text for the error when the check fails.
  */
 export function assertLessOrEqual<T>(
   actual: T,
@@ -683,30 +688,30 @@ export function assertLessOrEqual<T>(
 }
 
 /**
- * Forcefully throws a failed assertion.
+ * Throws an {@linkcode AssertionError}, whatever the state.
  *
- * @param msg Optional message to include in the error.
- * @returns Never returns, always throws.
+ * @param msg Text added to the error.
+ * @returns Nothing: it always throws.
  */
 export function fail(msg?: string): never {
   throw new AssertionError(`Failed assertion${suffix(msg)}`);
 }
 
 /**
- * Use this to assert unreachable code.
+ * Marks code that should never run: throws if it does.
  *
- * @param msg Optional message to include in the error.
- * @returns Never returns, always throws.
+ * @param msg Text added to the error.
+ * @returns Nothing: it always throws.
  */
 export function unreachable(msg?: string): never {
   throw new AssertionError(`Unreachable${suffix(msg)}`);
 }
 
 /**
- * Use this to stub out methods that will throw when invoked.
+ * Stands in for code not written yet: throws when called.
  *
- * @param msg Optional message to include in the error.
- * @returns Never returns, always throws.
+ * @param msg Text added to the error.
+ * @returns Nothing: it always throws.
  */
 export function unimplemented(msg?: string): never {
   throw new AssertionError(`Unimplemented${suffix(msg)}`);

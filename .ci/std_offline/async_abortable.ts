@@ -10,23 +10,27 @@
  */
 
 /**
- * Make a {@linkcode Promise} abortable with the given signal.
+ * Races `p` against `signal`: the result settles as `p` does, unless the
+ * signal aborts first.
  *
- * @throws {unknown} The signal's reason, if it is already aborted.
- * @typeParam T The type of the provided and returned promise.
- * @param p The promise to make abortable.
- * @param signal The signal to abort the promise with.
- * @returns A promise that rejects with `signal.reason` once aborted.
+ * @throws {unknown} The signal's reason, when it aborts first (at once if it
+ * already has).
+ * @typeParam T What `p` resolves to.
+ * @param p The promise to wait for.
+ * @param signal Ends the wait when it aborts.
+ * @returns `p`'s outcome, or a rejection with `signal.reason`.
  */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T>;
 /**
- * Make an {@linkcode AsyncIterable} abortable with the given signal.
+ * Passes on the items of `p` until `signal` aborts; the step under way then
+ * throws the signal's reason.
  *
- * @throws {unknown} The signal's reason, if it is already aborted.
- * @typeParam T The type of the provided and returned async iterable.
- * @param p The async iterable to make abortable.
- * @param signal The signal to abort the iteration with.
- * @returns An async generator that throws `signal.reason` once aborted.
+ * @throws {unknown} The signal's reason, once it aborts (on the first step
+ * if it already has).
+ * @typeParam T The item type.
+ * @param p The iterable to read.
+ * @param signal Ends the iteration when it aborts.
+ * @returns An async generator over the items of `p`.
  */
 export function abortable<T>(
   p: AsyncIterable<T>,
@@ -42,12 +46,13 @@ export function abortable<T>(
 }
 
 /**
- * Make a {@linkcode Promise} abortable with the given signal.
+ * The promise form of {@linkcode abortable}: settles as `p` does, unless
+ * `signal` aborts first.
  *
- * @typeParam T The type of the provided and returned promise.
- * @param p The promise to make abortable.
- * @param signal The signal to abort the promise with.
- * @returns A promise that rejects with `signal.reason` once aborted.
+ * @typeParam T What `p` resolves to.
+ * @param p The promise to wait for.
+ * @param signal Ends the wait when it aborts.
+ * @returns `p`'s outcome, or a rejection with `signal.reason`.
  */
 export function abortablePromise<T>(
   p: Promise<T>,
@@ -63,12 +68,13 @@ export function abortablePromise<T>(
 }
 
 /**
- * Make an {@linkcode AsyncIterable} abortable with the given signal.
+ * The iterable form of {@linkcode abortable}: passes on the items of `p`
+ * until `signal` aborts.
  *
- * @typeParam T The type of the provided and returned async iterable.
- * @param p The async iterable to make abortable.
- * @param signal The signal to abort the iteration with.
- * @returns An async generator that throws `signal.reason` once aborted.
+ * @typeParam T The item type.
+ * @param p The iterable to read.
+ * @param signal Ends the iteration when it aborts.
+ * @returns An async generator over the items of `p`.
  */
 export async function* abortableAsyncIterable<T>(
   p: AsyncIterable<T>,

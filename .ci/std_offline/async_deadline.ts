@@ -11,23 +11,23 @@
 
 import { abortable } from "./async_abortable.ts";
 
-/** Options for {@linkcode deadline}. */
+/** What {@linkcode deadline} takes besides the promise and the time. */
 export interface DeadlineOptions {
-  /** Signal used to abort the deadline. */
+  /** Ends the wait early, rejecting with its reason. */
   signal?: AbortSignal;
 }
 
 /**
- * Create a promise which will be rejected with a `DOMException` named
- * `"TimeoutError"` when a given delay is exceeded.
+ * Waits for `p` for `ms` milliseconds at most. Past that, the result rejects
+ * with a `DOMException` named `"TimeoutError"`.
  *
- * @throws {DOMException} When the duration runs out before `p` settles, or
- * the signal's reason when the optional signal is aborted.
- * @typeParam T The type of the provided and returned promise.
- * @param p The promise to make rejectable.
- * @param ms Duration in milliseconds for when the promise should time out.
- * @param options Additional options.
- * @returns A promise that rejects if the duration runs out before resolving.
+ * @throws {DOMException} `p` did not settle in time; or the reason of
+ * `options.signal`, if that aborts first.
+ * @typeParam T What `p` resolves to.
+ * @param p The promise to wait for.
+ * @param ms How long to wait, in milliseconds.
+ * @param options An optional abort signal.
+ * @returns `p`'s outcome, when it settles in time.
  */
 export async function deadline<T>(
   p: Promise<T>,

@@ -9,13 +9,13 @@
  * @module
  */
 
-/** Options for {@linkcode delay}. */
+/** What {@linkcode delay} takes besides the time. */
 export interface DelayOptions {
-  /** Signal used to abort the delay. */
+  /** Ends the wait early, rejecting with its reason. */
   signal?: AbortSignal;
   /**
-   * Indicates whether the process should continue to run as long as the
-   * timer exists.
+   * Whether the pending timer keeps the process alive: with `false`, Deno
+   * may exit while the wait is under way.
    *
    * @default {true}
    */
@@ -26,14 +26,14 @@ export interface DelayOptions {
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 /**
- * Resolve a {@linkcode Promise} after a given amount of milliseconds.
+ * Waits `ms` milliseconds. An abort of `options.signal` in the meantime ends
+ * the wait, rejecting with the signal's reason. A wait longer than one timer
+ * can hold (2^31 - 1 ms) is split over several timers.
  *
- * If the optional signal is aborted before the delay duration, the returned
- * promise rejects with the signal's reason.
- *
- * @param ms Duration in milliseconds for how long the delay should last.
- * @param options Additional options.
- * @returns A promise that resolves after `ms` milliseconds.
+ * @param ms How long to wait, in milliseconds.
+ * @param options An abort signal, and whether the timer keeps the process
+ * alive.
+ * @returns A promise that fulfils once the time is up.
  */
 export function delay(ms: number, options: DelayOptions = {}): Promise<void> {
   const { signal, persistent = true } = options;

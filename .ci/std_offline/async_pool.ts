@@ -9,23 +9,25 @@
  * @module
  */
 
-/** Error message emitted from the thrown error while mapping. */
+/**
+ * The message of the `AggregateError` that {@linkcode pooledMap} throws when
+ * a call fails.
+ */
 export const ERROR_WHILE_MAPPING_MESSAGE =
   "Cannot complete the mapping as an error was thrown from an item";
 
 /**
- * Transforms values from an (async) iterable into another async iterable,
- * running at most `poolLimit` transforms at once. Results are yielded in
- * input order. If a transform throws, no new transform starts; the running
- * ones finish, and their rejections are thrown together in an
- * `AggregateError`.
+ * Maps each item of `array` through `iteratorFn` with at most `poolLimit`
+ * calls in flight, and yields the results in the order of the input. After
+ * a call fails, no other one starts: those under way are awaited, then all
+ * their failures are thrown at once as one `AggregateError`.
  *
- * @typeParam T The input type.
- * @typeParam R The output type.
- * @param poolLimit The maximum count of items being processed concurrently.
- * @param array The input array for mapping.
- * @param iteratorFn The function to call for every item of the array.
- * @returns The async iterator with the transformed values.
+ * @typeParam T The item type of the input.
+ * @typeParam R What each call resolves to.
+ * @param poolLimit How many calls may run at once.
+ * @param array The items to map, from a sync or an async iterable.
+ * @param iteratorFn Maps one item.
+ * @returns An async iterator over the results.
  */
 export function pooledMap<T, R>(
   poolLimit: number,

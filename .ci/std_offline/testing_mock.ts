@@ -17,12 +17,15 @@ import {
   assertStrictEquals,
 } from "./assert.ts";
 
-/** An error related to spying on a function or instance method. */
+/**
+ * Thrown when a spy or a stub is misused: a method that cannot be replaced,
+ * a restore that cannot be done, a call past the end of `returnsNext`.
+ */
 export class MockError extends Error {
   /**
-   * Construct MockError.
+   * Creates the error.
    *
-   * @param message The error message.
+   * @param message What was misused.
    */
   constructor(message: string) {
     super(message);
@@ -30,7 +33,7 @@ export class MockError extends Error {
   }
 }
 
-/** Call information recorded by a spy. */
+/** One call, as a spy saw it. */
 export interface SpyCall<
   // deno-lint-ignore no-explicit-any
   Self = any,
@@ -39,17 +42,20 @@ export interface SpyCall<
   // deno-lint-ignore no-explicit-any
   Return = any,
 > {
-  /** Arguments passed to a function when called. */
+  /** The arguments of the call. */
   args: Args;
-  /** The value that was returned by a function. */
+  /** What the call returned, if it returned. */
   returned?: Return;
-  /** The error value that was thrown by a function. */
+  /** What the call threw, if it threw. */
   error?: Error;
-  /** The instance that a method was called on. */
+  /** The `this` of the call. */
   self?: Self;
 }
 
-/** A function or instance method wrapper that records all calls made to it. */
+/**
+ * A function, or a method put in place of one, that keeps a note of every
+ * call made to it.
+ */
 export interface Spy<
   // deno-lint-ignore no-explicit-any
   Self = any,
@@ -59,19 +65,19 @@ export interface Spy<
   Return = any,
 > {
   (this: Self, ...args: Args): Return;
-  /** The function that is being spied on. */
+  /** The function each call is passed on to. */
   original: (this: Self, ...args: Args) => Return;
-  /** Information about calls made to the function or instance method. */
+  /** The calls so far, oldest first. */
   calls: SpyCall<Self, Args, Return>[];
-  /** Whether or not the original instance method has been restored. */
+  /** Whether the replaced method has been put back. */
   restored: boolean;
-  /** If spying on an instance method, this restores the original instance method. */
+  /** Puts the replaced method back (a spy on a method only). */
   restore(): void;
-  /** Restores the original instance method, if any; called by `using`. */
+  /** The same as `restore()`, for `using`. */
   [Symbol.dispose](): void;
 }
 
-/** An instance method replacement that records all calls made to it. */
+/** A spy that took a method's place and runs a replacement instead of it. */
 export interface Stub<
   // deno-lint-ignore no-explicit-any
   Self = any,
@@ -80,11 +86,14 @@ export interface Stub<
   // deno-lint-ignore no-explicit-any
   Return = any,
 > extends Spy<Self, Args, Return> {
-  /** The function that is used instead of the original. */
+  /** What runs in place of the method. */
   fake: (this: Self, ...args: Args) => Return;
 }
 
-/** Call information a spy is expected to have recorded. */
+/**
+ * What {@linkcode assertSpyCall} compares a call with; a field left out is
+ * not checked.
+ */
 export interface ExpectedSpyCall<
   // deno-lint-ignore no-explicit-any
   Self = any,
@@ -93,18 +102,18 @@ export interface ExpectedSpyCall<
   // deno-lint-ignore no-explicit-any
   Return = any,
 > {
-  /** Arguments passed to a function when called. */
+  /** The arguments the call should have had. */
   args?: [...Args, ...unknown[]];
-  /** The instance that a method was called on. */
+  /** The `this` of the call. */
   self?: Self;
-  /** The value that was returned by a function; excludes `error`. */
+  /** What the call should have returned; not together with `error`. */
   returned?: Return;
-  /** The expected thrown error. */
+  /** What the call should have thrown. */
   error?: {
-    /** The class for the error that was thrown. */
+    /** The class of the thrown error. */
     // deno-lint-ignore no-explicit-any
     Class?: new (...args: any[]) => Error;
-    /** Part of the message for the error that was thrown. */
+    /** Text the thrown error's message should contain. */
     msgIncludes?: string;
   };
 }
@@ -188,9 +197,9 @@ function replaceMethod<Self, Args extends unknown[], Return>(
 }
 
 /**
- * Creates a spy function: with no argument, one that returns `undefined`;
- * with a function, one that calls it; with an object and a method name, one
- * that replaces that method until restored.
+ * Makes a spy. Without arguments it returns `undefined` on each call; given
+ * a function it calls that; given an object and a method name it takes that
+ * method's place until restored.
  *
  * @returns The spy.
  */
@@ -202,19 +211,20 @@ export function spy<
   Return = undefined,
 >(): Spy<Self, Args, Return>;
 /**
- * Wraps a function with a spy.
+ * Makes a spy that calls `func` and keeps a note of each call.
  *
- * @param func The function to spy on.
+ * @param func What each call runs.
  * @returns The spy.
  */
 export function spy<Self, Args extends unknown[], Return>(
   func: (this: Self, ...args: Args) => Return,
 ): Spy<Self, Args, Return>;
 /**
- * Wraps an instance method with a spy.
+ * Puts a spy in the place of `self[property]` until restored; it calls the
+ * original method and keeps a note of each call.
  *
- * @param self The object to spy on.
- * @param property The name of the method.
+ * @param self The object that owns the method.
+ * @param property The method's name.
  * @returns The spy.
  */
 export function spy<Self, Prop extends keyof Self>(
@@ -248,12 +258,12 @@ export function spy(
 }
 
 /**
- * Replaces an instance method with a stub that returns `undefined`, or
- * calls `func`, until restored.
+ * Puts a stub in the place of `self[property]` until restored: each call
+ * runs `func` (or, without it, returns `undefined`) and is noted.
  *
- * @param self The object to stub.
- * @param property The name of the method.
- * @param func The optional replacement.
+ * @param self The object that owns the method.
+ * @param property The method's name.
+ * @param func What runs instead of the method.
  * @returns The stub.
  */
 export function stub<Self, Prop extends keyof Self>(
@@ -277,10 +287,10 @@ export function stub<Self, Prop extends keyof Self>(
 }
 
 /**
- * Asserts that a spy is called as much as expected and no more.
+ * Checks that `spy` has been called exactly `expectedCalls` times.
  *
- * @param spy The spy to check.
- * @param expectedCalls The number of the expected calls.
+ * @param spy The spy to look at.
+ * @param expectedCalls How many calls it should have seen.
  */
 export function assertSpyCalls(
   // deno-lint-ignore no-explicit-any
@@ -312,11 +322,12 @@ function spyCallAt<Self, Args extends unknown[], Return>(
 }
 
 /**
- * Asserts that a spy is called as expected.
+ * Checks call number `callIndex` of `spy` against `expected`: its arguments,
+ * its `this`, and what it returned or threw.
  *
- * @param spy The spy to check.
- * @param callIndex The index of the call to check.
- * @param expected The expected spy call.
+ * @param spy The spy to look at.
+ * @param callIndex Which call, counting from 0.
+ * @param expected What the call should look like.
  */
 export function assertSpyCall<Self, Args extends unknown[], Return>(
   spy: { calls: SpyCall<Self, Args, Return>[] },
@@ -371,13 +382,13 @@ export function assertSpyCall<Self, Args extends unknown[], Return>(
 }
 
 /**
- * Asserts that a spy is called with a specific arg as expected.
+ * Checks one argument of one call of `spy`, deeply.
  *
- * @param spy The spy to check.
- * @param callIndex The index of the call to check.
- * @param argIndex The index of the argument to check.
- * @param expected The expected argument.
- * @returns The actual argument.
+ * @param spy The spy to look at.
+ * @param callIndex Which call, counting from 0.
+ * @param argIndex Which argument, counting from 0.
+ * @param expected What the argument should equal.
+ * @returns The argument as it was passed.
  */
 export function assertSpyCallArg<
   Self,
@@ -397,12 +408,12 @@ export function assertSpyCallArg<
 }
 
 /**
- * Asserts that a spy is called with the expected args.
+ * Checks the arguments of one call of `spy`, deeply.
  *
- * @param spy The spy to check.
- * @param callIndex The index of the call to check.
- * @param expected The expected args.
- * @returns The actual args.
+ * @param spy The spy to look at.
+ * @param callIndex Which call, counting from 0.
+ * @param expected What the arguments should equal.
+ * @returns The arguments as they were passed.
  */
 export function assertSpyCallArgs<
   Self,
@@ -420,12 +431,13 @@ export function assertSpyCallArgs<
 }
 
 /**
- * Creates a function that returns (or throws, for an `Error`) the next value
- * of `values` each time it is called.
+ * Makes a function whose n-th call gives the n-th item of `values`: returned,
+ * or thrown if it is an `Error`. A call past the last item throws a
+ * {@linkcode MockError}.
  *
- * @typeParam Return The type of each item of the iterable.
- * @param values The iterable values.
- * @returns A function that returns the next value each call.
+ * @typeParam Return The item type.
+ * @param values The items, in call order.
+ * @returns The function.
  */
 export function returnsNext<Return>(
   values: Iterable<Return | Error>,
@@ -446,12 +458,12 @@ export function returnsNext<Return>(
 }
 
 /**
- * Creates a function that resolves (or rejects, for an `Error`) the awaited
- * next value of `values` each time it is called.
+ * The async form of {@linkcode returnsNext}: the n-th call awaits the n-th
+ * item of `values` and fulfils with it, or rejects if it is an `Error`.
  *
- * @typeParam Return The type of each item of the iterable.
- * @param values The iterable values.
- * @returns A function that resolves the next value each call.
+ * @typeParam Return The item type, once awaited.
+ * @param values The items, in call order, from a sync or an async iterable.
+ * @returns The function.
  */
 export function resolvesNext<Return>(
   values:

@@ -67,14 +67,14 @@ const real = {
 const RUN_ALL_LIMIT = 10_000;
 
 /**
- * Represents an error when trying to execute an invalid operation on fake
- * time, given the state fake time is in.
+ * Thrown when fake time is asked for something its state rules out: faking
+ * time twice, or restoring it when it is real.
  */
 export class TimeError extends Error {
   /**
-   * Construct TimeError.
+   * Creates the error.
    *
-   * @param message The error message.
+   * @param message What was attempted.
    */
   constructor(message: string) {
     super(message);
@@ -82,21 +82,19 @@ export class TimeError extends Error {
   }
 }
 
-/** The option for {@linkcode FakeTime}. */
+/** How a {@linkcode FakeTime} moves forward on its own, if at all. */
 export interface FakeTimeOptions {
   /**
-   * The rate relative to real time at which fake time is updated. By
-   * default time only moves forward through calling tick or setting now. Set
-   * to 1 to have the fake time automatically tick forward at the same rate in
-   * milliseconds as real time.
+   * Fake milliseconds that pass for each real one. At 0, fake time moves only
+   * when a test moves it (`tick`, `next`, `runAll`, setting `now`); at 1 it
+   * keeps pace with the real clock.
    *
    * @default {0}
    */
   advanceRate: number;
   /**
-   * The frequency in milliseconds at which fake time is updated. If
-   * advanceRate is set, we will update the time every 10 milliseconds by
-   * default.
+   * With a non-zero `advanceRate`: how many real milliseconds pass between
+   * two steps of fake time.
    *
    * @default {10}
    */
@@ -215,11 +213,10 @@ function restoreGlobals(): void {
 }
 
 /**
- * Overrides the real `Date` object, `setTimeout`, `clearTimeout`,
- * `setInterval`, `clearInterval` and `AbortSignal.timeout` with fake ones
- * that can be controlled through the fake time instance. Only one instance
- * can be active at a time; release it with {@linkcode FakeTime.restore} or
- * `using`.
+ * Puts versions of `Date`, `setTimeout`, `clearTimeout`, `setInterval`,
+ * `clearInterval` and `AbortSignal.timeout` in place that this object drives,
+ * so that a test decides when time passes. One instance at a time; end it
+ * with {@linkcode FakeTime.restore} or `using`.
  */
 export class FakeTime {
   #clock: Clock;
@@ -227,12 +224,13 @@ export class FakeTime {
   #advanceTimer: ReturnType<typeof setInterval> | undefined;
 
   /**
-   * Construct a FakeTime object, faking time until it is restored.
+   * Starts faking time until restored.
    *
-   * @param start The time to simulate. The default is the current time.
-   * @param options The options.
-   * @throws {TimeError} If time is already faked.
-   * @throws {TypeError} If the start is invalid.
+   * @param start The fake clock's first reading: a `Date`, milliseconds since
+   * the epoch or a date string; the real time now when left out.
+   * @param options How fake time moves forward on its own.
+   * @throws {TimeError} Another instance is faking time already.
+   * @throws {TypeError} `start` names no valid time.
    */
   constructor(
     start?: number | string | Date | null,
@@ -267,15 +265,15 @@ export class FakeTime {
     }
   }
 
-  /** Restores real time; called by `using`. */
+  /** Ends the fake time, for `using`. */
   [Symbol.dispose](): void {
     this.restore();
   }
 
   /**
-   * Restores real time.
+   * Ends whichever instance is faking time.
    *
-   * @throws {TimeError} If time is already restored.
+   * @throws {TimeError} Time is not faked.
    */
   static restore(): void {
     if (!active) {
@@ -285,13 +283,14 @@ export class FakeTime {
   }
 
   /**
-   * Restores real time temporarily until callback returns and resolves.
+   * Runs `callback` with the real `Date` and timers back in place, and fakes
+   * them again once its result has settled.
    *
-   * @typeParam T The returned value type of the callback.
-   * @param callback The callback to be called while FakeTime is restored.
-   * @param args The arguments to pass to the callback.
-   * @returns The value the callback returned or resolved to.
-   * @throws {TimeError} If time is not faked (as a rejection).
+   * @typeParam T What the callback returns or resolves to.
+   * @param callback Runs with real time.
+   * @param args Passed on to `callback`.
+   * @returns What `callback` resolved to.
+   * @throws {TimeError} Time is not faked (the promise rejects).
    */
   static restoreFor<T>(
     // deno-lint-ignore no-explicit-any
@@ -319,20 +318,20 @@ export class FakeTime {
   }
 
   /**
-   * The number of milliseconds elapsed since the epoch for the fake time.
+   * The fake clock's reading, in milliseconds since the epoch.
    *
-   * @returns The fake current time in milliseconds.
+   * @returns That reading.
    */
   get now(): number {
     return this.#clock.now;
   }
 
   /**
-   * Set the current time. It will call any functions waiting to be called
-   * between the current and new fake time.
+   * Moves the fake clock to `value`, firing on the way each timer that falls
+   * due.
    *
-   * @param value The new current time, in milliseconds since the epoch.
-   * @throws {RangeError} If the time goes backwards.
+   * @param value The new reading, in milliseconds since the epoch.
+   * @throws {RangeError} `value` is earlier than the current reading.
    */
   set now(value: number) {
     const now = this.#clock.now;
@@ -346,21 +345,21 @@ export class FakeTime {
   }
 
   /**
-   * The initial number of milliseconds elapsed since the epoch for the fake
-   * time.
+   * The fake clock's first reading, in milliseconds since the epoch.
    *
-   * @returns The start time in milliseconds.
+   * @returns That reading.
    */
   get start(): number {
     return this.#start;
   }
 
   /**
-   * Resolves after the given number of milliseconds using real time.
+   * Waits `ms` milliseconds of real time, whatever the fake clock does.
    *
-   * @param ms The milliseconds to delay.
-   * @param options The options.
-   * @returns A promise that resolves after `ms` real milliseconds.
+   * @param ms How long to wait, in real milliseconds.
+   * @param options An abort signal, and whether the timer keeps the process
+   * alive.
+   * @returns A promise that fulfils once the time is up.
    */
   delay(ms: number, options: DelayOptions = {}): Promise<void> {
     const { signal } = options;
@@ -383,30 +382,30 @@ export class FakeTime {
   }
 
   /**
-   * Runs all pending microtasks (by waiting for one real `setTimeout(0)`).
+   * Lets queued promise callbacks run, by waiting for one real 0 ms timer.
    *
-   * @returns A promise that resolves once pending microtasks have run.
+   * @returns A promise that fulfils once they have run.
    */
   async runMicrotasks(): Promise<void> {
     await this.delay(0);
   }
 
   /**
-   * Adds the specified number of milliseconds to the fake time, calling any
-   * functions waiting to be called between the current and new fake time.
+   * Moves the fake clock `ms` milliseconds forward, firing on the way each
+   * timer that falls due.
    *
-   * @param ms The milliseconds to advance.
+   * @param ms How far to move, in milliseconds.
    */
   tick(ms = 0): void {
     this.now += ms;
   }
 
   /**
-   * Runs all pending microtasks then adds the specified number of
-   * milliseconds to the fake time. Microtasks run once, before the timers:
-   * not again between the timers this tick fires.
+   * Lets queued promise callbacks run once, then does
+   * {@linkcode FakeTime.tick}. Callbacks queued by the timers it fires wait
+   * until it is over.
    *
-   * @param ms The milliseconds to advance.
+   * @param ms How far to move, in milliseconds.
    */
   async tickAsync(ms = 0): Promise<void> {
     await this.runMicrotasks();
@@ -414,10 +413,10 @@ export class FakeTime {
   }
 
   /**
-   * Advances time to when the next scheduled timer is due, and calls every
-   * timer due then. If there are no pending timers, time will not change.
+   * Moves the fake clock to the due time of the next timer and fires every
+   * timer due then. With no timer pending, nothing changes.
    *
-   * @returns `true` when there was a scheduled timer, `false` otherwise.
+   * @returns Whether a timer was pending.
    */
   next(): boolean {
     if (this.#clock.countTimers() === 0) return false;
@@ -427,10 +426,9 @@ export class FakeTime {
   }
 
   /**
-   * Runs all pending microtasks then advances time to when the next
-   * scheduled timer is due.
+   * Lets queued promise callbacks run, then does {@linkcode FakeTime.next}.
    *
-   * @returns `true` when there was a scheduled timer, `false` otherwise.
+   * @returns Whether a timer was pending.
    */
   async nextAsync(): Promise<boolean> {
     await this.runMicrotasks();
@@ -438,11 +436,11 @@ export class FakeTime {
   }
 
   /**
-   * Advances time forward to the next due timer until there are no pending
-   * timers remaining, including timers those timers create.
+   * Repeats {@linkcode FakeTime.next} until no timer is pending, counting the
+   * timers that fired ones set.
    *
-   * @throws {TimeError} If timers are still pending after 10,000 rounds (an
-   * interval that is never cleared).
+   * @throws {TimeError} Timers are still pending after 10,000 rounds (an
+   * interval that is never cleared, say).
    */
   runAll(): void {
     for (let round = 0; round < RUN_ALL_LIMIT; round++) {
@@ -454,10 +452,10 @@ export class FakeTime {
   }
 
   /**
-   * Like {@linkcode FakeTime.runAll}, but runs all pending microtasks before
-   * each timer.
+   * {@linkcode FakeTime.runAll}, letting queued promise callbacks run before
+   * each round.
    *
-   * @throws {TimeError} If timers are still pending after 10,000 rounds.
+   * @throws {TimeError} Timers are still pending after 10,000 rounds.
    */
   async runAllAsync(): Promise<void> {
     for (let round = 0; round < RUN_ALL_LIMIT; round++) {
@@ -470,9 +468,9 @@ export class FakeTime {
   }
 
   /**
-   * Restores time related global functions to their original state.
+   * Puts the real `Date` and timer functions back.
    *
-   * @throws {TimeError} If time is already restored.
+   * @throws {TimeError} Time is not faked.
    */
   restore(): void {
     if (!active) {
