@@ -271,11 +271,14 @@ Deno.test("delay() resolves later and rejects with the signal's reason", async (
 
 Deno.test("deadline() and abortable() reject with the signal's reason", async () => {
   assertStrictEquals(await deadline(Promise.resolve(7), 1000), 7);
+  const slow = new AbortController();
   const timedOut = await assertRejects(
-    () => deadline(delay(1000), 10),
+    () => deadline(delay(1000, { signal: slow.signal }), 10),
     DOMException,
   );
   assertStrictEquals(timedOut.name, "TimeoutError");
+  // deadline() does not stop what it waited for: stop the delay ourselves.
+  slow.abort();
   const controller = new AbortController();
   const never = new Promise<never>(() => {});
   const pending = abortable(never, controller.signal);
