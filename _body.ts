@@ -240,3 +240,97 @@ export async function pumpBody(
   }
   return failure;
 }
+
+/**
+ * Takes a body stream whose source may already be complete in memory (the
+ * body of a `Request` made from a string, bytes, a Blob, FormData or
+ * URLSearchParams): reads it while each read is answered without waiting on
+ * its source (before a zero-delay timer fires), up to `limit` bytes. A body
+ * that ends so is returned as bytes: sent with `Content-Length`, and
+ * replayable. Anything else (a producer that trickles, a body over `limit`)
+ * is streamed, starting with the bytes already read: nothing is held back
+ * waiting to fill a buffer.
+ *
+ * @throws {TypeError} The stream errored while it was being read.
+ */
+export async function collectBody(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<RequestBody> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (true) {
+      const read = reader.read();
+      if (!await settlesAtOnce(read)) {
+        return streamedBody(chunks, read, reader);
+      }
+      const { done, value } = await read;
+      if (done) {
+        reader.releaseLock();
+        return bytesBody(join(chunks, size), null);
+      }
+      chunks.push(value);
+      size += value.byteLength;
+      if (size > limit) return streamedBody(chunks, null, reader);
+    }
+  } catch (error) {
+    reader.releaseLock();
+    throw new TypeError(
+      `Cannot send request as its body stream errored: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+/** Whether `promise` settles before a zero-delay timer fires. */
+function settlesAtOnce(promise: Promise<unknown>): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), 0);
+    const settled = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    promise.then(settled, settled);
+  });
+}
+
+/** A stream of `head`, then the pending `read`, then the rest of `reader`. */
+function streamedBody(
+  head: Uint8Array[],
+  pending: Promise<ReadableStreamReadResult<Uint8Array>> | null,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): RequestBody {
+  let next = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (next < head.length) {
+        controller.enqueue(head[next++]);
+        return;
+      }
+      const read = pending ?? reader.read();
+      pending = null;
+      const { done, value } = await read;
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  return { bytes: null, stream, contentType: null, replayable: false };
+}
+
+function join(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}

@@ -10,11 +10,14 @@
 
 import {
   ACCEPT_ENCODING,
+  collectBody,
   extractBody,
   NO_BODY,
   type RequestBody,
 } from "./_body.ts";
 import type { AttemptRequest } from "./_attempts.ts";
+
+const encoder = new TextEncoder();
 
 /** The User-Agent sent when the caller set none. */
 export const USER_AGENT = "pooled-fetch/0.1";
@@ -85,25 +88,39 @@ function parseUrl(input: string | URL): URL {
 /**
  * Builds the request `fetch(input, init)` describes, checking it as the
  * Fetch standard does. Synchronous unless the body must be read first (a
- * Blob, FormData).
+ * Blob, FormData, the body of a `Request`). `data:`, `blob:` and `file:`
+ * URLs pass through: the fetch layer serves them without a socket.
  *
+ * Credentials in the URL become `Authorization: Basic` (unless the caller
+ * set an `Authorization` of their own), as in the built-in fetch, and leave
+ * the URL the request is sent to.
+ *
+ * @param limit Bytes of a `Request`'s body read ahead to find whether it is
+ * complete in memory (see {@linkcode collectBody}).
  * @throws {TypeError} The request is invalid; the message says why.
  */
 export function prepareRequest(
   input: string | URL | Request,
   init: RequestInit | undefined,
+  limit: number,
 ): FetchRequest | Promise<FetchRequest> {
   let url: URL;
   let method = "GET";
   let headers: Headers | null = null;
   let bodyInit: BodyInit | null = null;
+  let requestBody: ReadableStream<Uint8Array> | null = null;
   let signal: AbortSignal | undefined;
   let redirect: RequestRedirect = "follow";
   if (input instanceof Request) {
-    url = new URL(input.url);
+    url = parseUrl(input.url);
     method = input.method;
     headers = new Headers(input.headers);
-    bodyInit = input.body;
+    if (input.bodyUsed) {
+      throw new TypeError(
+        "Cannot fetch as the Request's body was already read: pass a fresh Request",
+      );
+    }
+    requestBody = input.body;
     signal = input.signal;
     redirect = input.redirect;
   } else {
@@ -114,24 +131,33 @@ export function prepareRequest(
       method = NORMALIZED_METHODS[init.method.toLowerCase()] ?? init.method;
     }
     if (init.headers !== undefined) headers = new Headers(init.headers);
-    if (init.body !== undefined) bodyInit = init.body;
+    if (init.body !== undefined) {
+      bodyInit = init.body;
+      requestBody = null;
+    }
     if (init.signal !== undefined) signal = init.signal ?? undefined;
     if (init.redirect !== undefined) redirect = init.redirect;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
+  const scheme = url.protocol;
+  if (
+    scheme !== "http:" && scheme !== "https:" && scheme !== "data:" &&
+    scheme !== "blob:" && scheme !== "file:"
+  ) {
     throw new TypeError(
-      `Cannot fetch ${url.href} as only http: and https: URLs are supported`,
+      `Cannot fetch ${url.href} as its scheme is not supported: use http:, https:, data:, blob: or file:`,
     );
   }
   if (url.username !== "" || url.password !== "") {
-    throw new TypeError(
-      `Cannot fetch ${url.origin} as the URL includes credentials: send them in an Authorization header`,
-    );
+    headers = credentialsToHeader(url, headers);
+    url = withoutCredentials(url);
   }
-  if (method === "CONNECT" || method === "TRACK") {
+  if (method === "CONNECT" || method === "TRACK" || method === "TRACE") {
     throw new TypeError(`Cannot fetch as the method ${method} is forbidden`);
   }
-  if (bodyInit !== null && (method === "GET" || method === "HEAD")) {
+  if (
+    (bodyInit !== null || requestBody !== null) &&
+    (method === "GET" || method === "HEAD")
+  ) {
     throw new TypeError(
       `Cannot fetch as a ${method} request cannot have a body`,
     );
@@ -141,7 +167,9 @@ export function prepareRequest(
       `Cannot fetch as redirect mode ${String(redirect)} is invalid`,
     );
   }
-  const body = extractBody(bodyInit);
+  const body = requestBody !== null
+    ? collectBody(requestBody, limit)
+    : extractBody(bodyInit);
   const request: FetchRequest = {
     method,
     url,
@@ -162,6 +190,30 @@ export function prepareRequest(
   }
   request.body = body;
   return withFields(request);
+}
+
+/**
+ * `Authorization: Basic` from the URL's userinfo, percent-decoded, unless
+ * the caller set an `Authorization` field: theirs wins.
+ */
+function credentialsToHeader(url: URL, headers: Headers | null): Headers {
+  const out = headers ?? new Headers();
+  if (!out.has("authorization")) {
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    const token = btoa(
+      String.fromCharCode(...encoder.encode(`${user}:${password}`)),
+    );
+    out.set("authorization", `Basic ${token}`);
+  }
+  return out;
+}
+
+function withoutCredentials(url: URL): URL {
+  const bare = new URL(url);
+  bare.username = "";
+  bare.password = "";
+  return bare;
 }
 
 /**
@@ -228,17 +280,27 @@ export function withFields(request: FetchRequest): FetchRequest {
   }
   let length: number | null = null;
   if (body.bytes !== null) length = body.bytes.byteLength;
-  else if (
-    body.stream === null &&
-    (method === "POST" || method === "PUT" || method === "PATCH")
-  ) {
+  else if (body.stream !== null) {
+    // A length the caller declares for a stream is sent, and the stream is
+    // held to it exactly; none: the stream goes chunked.
+    if (declared !== undefined) {
+      if (!/^\d{1,15}$/.test(declared)) {
+        throw new TypeError(
+          `Cannot send request as its Content-Length header is not a length: ${
+            JSON.stringify(declared)
+          }`,
+        );
+      }
+      length = Number(declared);
+    }
+  } else if (method === "POST" || method === "PUT" || method === "PATCH") {
     length = 0;
   }
-  if (declared !== undefined && declared !== String(length)) {
+  if (declared !== undefined && Number(declared) !== length) {
     throw new TypeError(
       `Cannot send request as its Content-Length header (${declared}) contradicts its body (${
-        body.stream !== null ? "a stream, sent chunked" : `${length ?? 0} bytes`
-      })`,
+        length ?? 0
+      } bytes)`,
     );
   }
   request.contentLength = length;

@@ -118,9 +118,13 @@ export function checkNonNegative(
 }
 
 /** A boolean. */
-export function checkBoolean(name: string, value: unknown): boolean {
+export function checkBoolean(
+  name: string,
+  value: unknown,
+  subject?: string,
+): boolean {
   if (typeof value !== "boolean") {
-    invalidOption(name, "a boolean", value, undefined, true);
+    invalidOption(name, "a boolean", value, subject, true);
   }
   return value;
 }
@@ -144,9 +148,10 @@ export function checkObject<T extends object>(
   name: string,
   value: unknown,
   requirement = "an object",
+  subject?: string,
 ): T {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    invalidOption(name, requirement, value, undefined, true);
+    invalidOption(name, requirement, value, subject, true);
   }
   return value as T;
 }

@@ -11,6 +11,7 @@
 
 import { sendWithRetries } from "./_attempts.ts";
 import { decodeContent, discardBody } from "./_body.ts";
+import { FetchedResponse } from "./_response.ts";
 import type { DispatchResult } from "./_dispatch.ts";
 import {
   type FetchRequest,
@@ -23,17 +24,21 @@ import { FetchError } from "./errors.ts";
 import {
   type ClientOptions,
   type ClientSettings,
+  type FetchInit,
+  type RequestSettings,
+  requestSettings,
   resolveOptions,
 } from "./options.ts";
+import { fetchLocal, isLocalScheme } from "./_local_urls.ts";
 import {
   type EvictionStats,
   noEvictions,
   type OriginStats,
   Pool,
 } from "./pool.ts";
-import type { RetryPolicy, RetryReason } from "./retry.ts";
+import type { RetryReason } from "./retry.ts";
 
-export type { ClientOptions } from "./options.ts";
+export type { ClientOptions, FetchInit } from "./options.ts";
 
 /** Totals over all origins since the client was created. */
 export interface ClientTotals {
@@ -149,19 +154,29 @@ export class Client implements AsyncDisposable {
   /** Use {@linkcode createClient}. */
   constructor(options: ClientOptions = {}) {
     this.#settings = resolveOptions(options);
+    // Bound, so that `const { fetch } = client`, `{ fetch: client.fetch }`
+    // and a library calling it with its own `this` all work.
+    this.fetch = this.fetch.bind(this);
+    this.close = this.close.bind(this);
+    this.stats = this.stats.bind(this);
   }
 
   /**
-   * Fetches a resource over HTTP/1.1 like the web `fetch`, through this
-   * client's pool for the URL's origin.
+   * Fetches a resource like the web `fetch`: `http:` and `https:` through
+   * this client's pool for the URL's origin; `data:`, `blob:` and `file:`
+   * as the built-in `fetch` serves them. Bound to its client: it can be
+   * passed around as a plain function.
    *
    * @param input The URL, or a `Request` whose method, headers, body, signal
    * and redirect mode are used.
-   * @param init Overrides for the request, as for the web `fetch`.
+   * @param init Overrides for the request, as for the web `fetch`, plus
+   * per-request `headersTimeout`, `bodyTimeout` and `retry`
+   * ({@linkcode FetchInit}).
    * @returns The response, once its head has arrived (and its body, when
    * that is small and already in hand).
-   * @throws {TypeError} On a network failure (the `cause` says what
-   * happened), an invalid request, or a closed client.
+   * @throws {FetchError} On a network failure (a `TypeError`; its `stage`,
+   * `code` and `cause` say what happened) or a closed client.
+   * @throws {TypeError} An invalid request, before anything is sent.
    * @throws The signal's reason, unchanged, when `signal` aborts.
    *
    * @example POST JSON
@@ -183,13 +198,21 @@ export class Client implements AsyncDisposable {
    */
   async fetch(
     input: string | URL | Request,
-    init?: RequestInit,
+    init?: FetchInit,
   ): Promise<Response> {
-    const prepared = prepareRequest(input, init);
+    const settings = requestSettings(init, this.#settings);
+    const prepared = prepareRequest(
+      input,
+      init,
+      this.#settings.pool.connection.readAhead,
+    );
     const request = prepared instanceof Promise ? await prepared : prepared;
     if (this.#closed) throw closedError(request.url);
     request.signal?.throwIfAborted();
-    const { policy } = this.#settings;
+    if (isLocalScheme(request.url)) {
+      return fetchLocal(request.url, request);
+    }
+    const { policy } = settings;
     if (policy.idempotencyKey) {
       request.headers ??= new Headers();
       if (policy.applyIdempotencyKey(request.method, request.headers)) {
@@ -202,7 +225,7 @@ export class Client implements AsyncDisposable {
     }
     let redirected = false;
     for (let redirects = 0;; redirects++) {
-      const result = await this.#send(request, policy);
+      const result = await this.#send(request, settings);
       const { status } = result;
       if (!REDIRECT_STATUSES.has(status) || request.redirect === "manual") {
         return this.#toResponse(result, request, redirected);
@@ -228,15 +251,18 @@ export class Client implements AsyncDisposable {
   }
 
   /** Sends one request (one redirect hop) to its origin, with retries. */
-  #send(request: FetchRequest, policy: RetryPolicy): Promise<DispatchResult> {
+  #send(
+    request: FetchRequest,
+    settings: RequestSettings,
+  ): Promise<DispatchResult> {
     const entry = this.#entry(request.url);
     return sendWithRetries(request, {
       dispatcher: entry.pool,
-      policy,
+      policy: settings.policy,
       budget: entry.budget,
       retries: this.#retries,
-      headersTimeout: this.#settings.headersTimeout,
-      bodyTimeout: this.#settings.bodyTimeout,
+      headersTimeout: settings.headersTimeout,
+      bodyTimeout: settings.bodyTimeout,
     });
   }
 
@@ -477,45 +503,6 @@ export class Client implements AsyncDisposable {
  */
 export function createClient(options?: ClientOptions): Client {
   return new Client(options);
-}
-
-/**
- * A `Response` that knows the URL it came from and whether it was redirected,
- * as one from the built-in fetch does (a constructed `Response` cannot be
- * given either). Getters on a subclass cost nothing per response, unlike
- * defining the properties on each one.
- */
-class FetchedResponse extends Response {
-  #url: string;
-  #redirected: boolean;
-
-  constructor(
-    body: BodyInit | null,
-    init: ResponseInit,
-    url: string,
-    redirected: boolean,
-  ) {
-    super(body, init);
-    this.#url = url;
-    this.#redirected = redirected;
-  }
-
-  override get url(): string {
-    return this.#url;
-  }
-
-  override get redirected(): boolean {
-    return this.#redirected;
-  }
-
-  override clone(): Response {
-    const copy = super.clone();
-    Object.defineProperties(copy, {
-      url: { value: this.#url },
-      redirected: { value: this.#redirected },
-    });
-    return copy;
-  }
 }
 
 function closedError(url: URL): FetchError {

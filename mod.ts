@@ -46,7 +46,7 @@
  * @module
  */
 
-import { Client } from "./client.ts";
+import { Client, type FetchInit } from "./client.ts";
 
 export {
   Client,
@@ -55,6 +55,7 @@ export {
   type ClientTotals,
   type CloseOptions,
   createClient,
+  type FetchInit,
 } from "./client.ts";
 export {
   FetchError,
@@ -93,7 +94,7 @@ let defaultClient: Client | undefined;
  */
 export function fetch(
   input: string | URL | Request,
-  init?: RequestInit,
+  init?: FetchInit,
 ): Promise<Response> {
   defaultClient ??= new Client();
   return defaultClient.fetch(input, init);

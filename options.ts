@@ -72,17 +72,21 @@ export interface ClientOptions {
   connectTimeout?: number;
   /**
    * Milliseconds to wait for a response head once the request is written.
+   * Long enough for a slow API (a non-streaming LLM completion can take
+   * minutes before its head); a request can set its own
+   * ({@linkcode FetchInit.headersTimeout}).
    *
-   * @default {30000}
+   * @default {300000} (5 minutes, as undici's)
    */
   headersTimeout?: number;
   /**
    * Milliseconds a response body may make no progress: no bytes from the
    * server while the caller reads, or no read by the caller while the
    * connection is held for it. Then the connection is closed and the body
-   * errors with a `TimeoutError`.
+   * errors with a {@linkcode FetchError} (`BODY_TIMEOUT`). Long enough for a
+   * quiet server-sent-events stream; a request can set its own.
    *
-   * @default {30000}
+   * @default {300000} (5 minutes, as undici's)
    */
   bodyTimeout?: number;
   /**
@@ -157,16 +161,101 @@ export interface ClientOptions {
   tls?: TlsOptions;
 }
 
-/** What a client works with, resolved from its options. */
-export interface ClientSettings {
-  /** Settings shared by every pool of the client (`onEmpty` is the client's). */
-  pool: Omit<PoolSettings, "onEmpty">;
+/**
+ * What `client.fetch` takes: the web `RequestInit`, plus three settings of
+ * our own that override the client's for one request, so that one client
+ * can serve both a slow LLM call and a health check. Like Deno's own
+ * `client` field, they are ignored by the built-in `fetch`.
+ *
+ * @example A slow call and a quick one through the same client
+ * ```ts
+ * import { createClient } from "@pooled/fetch";
+ *
+ * await using server = Deno.serve(
+ *   { hostname: "127.0.0.1", port: 0, onListen() {} },
+ *   () => new Response("ok"),
+ * );
+ * await using client = createClient();
+ * const url = `http://127.0.0.1:${server.addr.port}/`;
+ * const slow = await client.fetch(url, { headersTimeout: 600_000 });
+ * const quick = await client.fetch(url, { headersTimeout: 2000, retry: false });
+ * console.log(await slow.text(), await quick.text()); // ok ok
+ * ```
+ */
+export interface FetchInit extends RequestInit {
+  /**
+   * Milliseconds to wait for this request's response head.
+   *
+   * @default {the client's `headersTimeout`}
+   */
+  headersTimeout?: number;
+  /**
+   * Milliseconds this request's response body may make no progress.
+   *
+   * @default {the client's `bodyTimeout`}
+   */
+  bodyTimeout?: number;
+  /**
+   * The retry policy for this request, replacing the client's: `false` or
+   * an object. Any other value is left alone, since libraries pass their
+   * own options through as `init` (ofetch's `retry` is a count).
+   *
+   * @default {the client's `retry`}
+   */
+  retry?: false | RetryOptions;
+}
+
+/** What one request works with: the client's settings, or its own. */
+export interface RequestSettings {
   /** The retry policy. */
   policy: RetryPolicy;
-  /** Milliseconds to wait for a response head once written. */
+  /** Milliseconds to wait for the response head. */
   headersTimeout: number;
-  /** Milliseconds a response body may make no progress. */
+  /** Milliseconds the body may make no progress. */
   bodyTimeout: number;
+}
+
+/**
+ * The settings of one request: the client's, with what `init` overrides.
+ *
+ * @throws {TypeError | RangeError} An override is invalid.
+ */
+export function requestSettings(
+  init: FetchInit | undefined,
+  client: RequestSettings,
+): RequestSettings {
+  if (init === undefined) return client;
+  // ofetch passes its own options, `retry` (a count) among them, through as
+  // `init`: only `false` or an object is ours.
+  const retry = init.retry === false ||
+      (typeof init.retry === "object" && init.retry !== null)
+    ? init.retry
+    : undefined;
+  if (
+    init.headersTimeout === undefined && init.bodyTimeout === undefined &&
+    retry === undefined
+  ) {
+    return client;
+  }
+  const subject = "fetch";
+  const duration = { allowInfinity: true };
+  return {
+    policy: retry === undefined
+      ? client.policy
+      : new RetryPolicy(retry, "retry", subject),
+    headersTimeout: init.headersTimeout === undefined
+      ? client.headersTimeout
+      : checkDuration("headersTimeout", init.headersTimeout, duration, subject),
+    bodyTimeout: init.bodyTimeout === undefined
+      ? client.bodyTimeout
+      : checkDuration("bodyTimeout", init.bodyTimeout, duration, subject),
+  };
+}
+
+/** What a client works with, resolved from its options. */
+export interface ClientSettings extends RequestSettings {
+  /** Settings shared by every pool of the client (`onEmpty` is the client's). */
+  pool: Omit<PoolSettings, "onEmpty">;
   /** Decoded bytes a Content-Encoding may produce. */
   maxDecodedBodySize: number;
 }
@@ -184,8 +273,8 @@ export function resolveOptions(options: ClientOptions = {}): ClientSettings {
     pipelining = 1,
     idleTimeout = 4000,
     connectTimeout = 10_000,
-    headersTimeout = 30_000,
-    bodyTimeout = 30_000,
+    headersTimeout = 300_000,
+    bodyTimeout = 300_000,
     maxHeaderSize = DEFAULT_PARSER_LIMITS.maxHeaderSize,
     maxHeaderCount = DEFAULT_PARSER_LIMITS.maxHeaderCount,
     maxChunkLineLength = DEFAULT_PARSER_LIMITS.maxChunkLineLength,

@@ -381,9 +381,14 @@ export class RetryPolicy {
 
   /**
    * Creates a policy, checking every option; `name` is where the options
-   * came from, for messages (`retry` on a client).
+   * came from and `subject` what was being done, for messages (`retry`,
+   * `create client`; per request, `fetch`).
    */
-  constructor(options: RetryOptions | false = {}, name = "retry") {
+  constructor(
+    options: RetryOptions | false = {},
+    name = "retry",
+    subject = "create client",
+  ) {
     if (options === false) {
       this.enabled = false;
       this.maxAttempts = 1;
@@ -400,7 +405,7 @@ export class RetryPolicy {
       this.#neverWrittenAttempts = NEVER_WRITTEN_ATTEMPTS;
       return;
     }
-    checkObject(name, options, "an object or false");
+    checkObject(name, options, "an object or false", subject);
     const {
       maxAttempts = 3,
       minDelay = 100,
@@ -413,23 +418,29 @@ export class RetryPolicy {
       onRetry,
       random = Math.random,
     } = options;
-    checkInteger(`${name}.maxAttempts`, maxAttempts, 1);
-    checkNonNegative(`${name}.minDelay`, minDelay);
-    checkDuration(`${name}.maxDelay`, maxDelay, { allowZero: true });
+    checkInteger(`${name}.maxAttempts`, maxAttempts, 1, subject);
+    checkNonNegative(`${name}.minDelay`, minDelay, subject);
+    checkDuration(`${name}.maxDelay`, maxDelay, { allowZero: true }, subject);
     if (minDelay > maxDelay) {
       invalidOption(
         `${name}.minDelay`,
         `no greater than '${name}.maxDelay' (${maxDelay})`,
         minDelay,
+        subject,
       );
     }
-    checkDuration(`${name}.maxRetryAfter`, maxRetryAfter, { allowZero: true });
+    checkDuration(
+      `${name}.maxRetryAfter`,
+      maxRetryAfter,
+      { allowZero: true },
+      subject,
+    );
     if (!Array.isArray(statusCodes)) {
       invalidOption(
         `${name}.statusCodes`,
         "an array of status codes",
         statusCodes,
-        undefined,
+        subject,
         true,
       );
     }
@@ -442,14 +453,19 @@ export class RetryPolicy {
           `${name}.statusCodes[${i}]`,
           "an integer from 400 to 599",
           code,
+          subject,
         );
       }
     });
-    checkBoolean(`${name}.idempotencyKey`, idempotencyKey);
-    checkNonNegative(`${name}.budgetRatio`, budgetRatio);
-    checkNonNegative(`${name}.budgetMinPerSecond`, budgetMinPerSecond);
-    this.#onRetry = checkFunction(`${name}.onRetry`, onRetry, true);
-    this.#random = checkFunction(`${name}.random`, random, false);
+    checkBoolean(`${name}.idempotencyKey`, idempotencyKey, subject);
+    checkNonNegative(`${name}.budgetRatio`, budgetRatio, subject);
+    checkNonNegative(
+      `${name}.budgetMinPerSecond`,
+      budgetMinPerSecond,
+      subject,
+    );
+    this.#onRetry = checkFunction(`${name}.onRetry`, onRetry, true, subject);
+    this.#random = checkFunction(`${name}.random`, random, false, subject);
     this.enabled = true;
     this.maxAttempts = maxAttempts;
     this.minDelay = minDelay;
