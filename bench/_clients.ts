@@ -4,11 +4,24 @@
  * client's library is imported only when that client is opened, so a worker
  * process that measures one client does not pay for the others' code.
  *
+ * Every client does what a real caller does with a response: it reads the
+ * status, the header fields `content-type` and `x-request-id`, and the whole
+ * body, and hands all four back. None may win by skipping work that a lazy
+ * structure only saves when nobody looks.
+ *
  * @module
  */
 
-/** Which client to measure. */
-export type ClientKind = "pooled" | "fetch" | "fetch-client" | "undici";
+/**
+ * Which client to measure. `bare` is the ceiling: the minimal `Deno.connect`
+ * client of `bench/_bare_client.ts`.
+ */
+export type ClientKind =
+  | "pooled"
+  | "fetch"
+  | "fetch-client"
+  | "undici"
+  | "bare";
 
 /** How to open a {@linkcode BenchClient}. */
 export interface ClientSpec {
@@ -16,11 +29,14 @@ export interface ClientSpec {
   kind: ClientKind;
   /**
    * Connections per origin: pooled-fetch's `maxConnectionsPerOrigin`,
-   * undici's `connections`, `poolMaxIdlePerHost` for `fetch-client`. Ignored
-   * by the plain built-in `fetch`.
+   * undici's `connections`, `poolMaxIdlePerHost` for `fetch-client`, the
+   * bare client's bound. Ignored by the plain built-in `fetch`.
    */
   connections?: number;
-  /** Requests in flight per connection (pooled-fetch and undici). @default {1} */
+  /**
+   * Requests in flight per connection (pooled-fetch, undici, bare).
+   * @default {1}
+   */
   pipelining?: number;
   /** PEM CA certificate to trust, for TLS workloads. */
   caCert?: string;
@@ -36,14 +52,27 @@ export interface RequestSpec {
   body?: Uint8Array<ArrayBuffer>;
 }
 
+/** What a caller read from one response. */
+export interface BenchResponse {
+  /** The status code. */
+  status: number;
+  /** The `content-type` field, or null. */
+  contentType: string | null;
+  /** The `x-request-id` field, or null. */
+  requestId: string | null;
+  /** The length of the body, read in full into an `ArrayBuffer`. */
+  bytes: number;
+}
+
 /** A client under measurement. */
 export interface BenchClient {
   /**
-   * Sends one request and consumes the whole response body.
+   * Sends one request and reads the status, two header fields and the
+   * whole body.
    *
-   * @returns The response status and body length in bytes.
+   * @returns What was read.
    */
-  request(): Promise<{ status: number; bytes: number }>;
+  request(): Promise<BenchResponse>;
   /** Connections the client says it opened, when it can tell. */
   connectionsOpened(): number | undefined;
   /** Releases the client's connections. */
@@ -74,8 +103,11 @@ export async function openClient(
       return {
         async request() {
           const res = await client.fetch(url, { method, body });
+          const status = res.status;
+          const contentType = res.headers.get("content-type");
+          const requestId = res.headers.get("x-request-id");
           const buf = await res.arrayBuffer();
-          return { status: res.status, bytes: buf.byteLength };
+          return { status, contentType, requestId, bytes: buf.byteLength };
         },
         connectionsOpened: () => client.stats().totals.connectionsOpened,
         close: () => client.close(),
@@ -86,8 +118,11 @@ export async function openClient(
       return {
         async request() {
           const res = await fetch(url, { method, body });
+          const status = res.status;
+          const contentType = res.headers.get("content-type");
+          const requestId = res.headers.get("x-request-id");
           const buf = await res.arrayBuffer();
-          return { status: res.status, bytes: buf.byteLength };
+          return { status, contentType, requestId, bytes: buf.byteLength };
         },
         connectionsOpened: () => undefined,
         close: () => Promise.resolve(),
@@ -102,8 +137,11 @@ export async function openClient(
       return {
         async request() {
           const res = await fetch(url, { method, body, client });
+          const status = res.status;
+          const contentType = res.headers.get("content-type");
+          const requestId = res.headers.get("x-request-id");
           const buf = await res.arrayBuffer();
-          return { status: res.status, bytes: buf.byteLength };
+          return { status, contentType, requestId, bytes: buf.byteLength };
         },
         connectionsOpened: () => undefined,
         close: () => Promise.resolve(client.close()),
@@ -122,14 +160,51 @@ export async function openClient(
       return {
         async request() {
           const res = await pool.request({ path, method: m, body });
+          const status = res.statusCode;
+          // undici hands over its headers as a plain object, lower-case
+          // names, already built: reading two of them is what a caller does.
+          const contentType = headerValue(res.headers["content-type"]);
+          const requestId = headerValue(res.headers["x-request-id"]);
           const buf = await res.body.arrayBuffer();
-          return { status: res.statusCode, bytes: buf.byteLength };
+          return { status, contentType, requestId, bytes: buf.byteLength };
         },
         connectionsOpened: () => undefined,
         close: () => pool.close(),
       };
     }
+    case "bare": {
+      if (method !== "GET" || body !== undefined) {
+        throw new TypeError(
+          `Cannot open client as the bare client only sends GET: current method is ${method}`,
+        );
+      }
+      const { BareClient } = await import("./_bare_client.ts");
+      const client = new BareClient({
+        url,
+        connections,
+        pipelining,
+        ...(caCert ? { caCert } : {}),
+      });
+      return {
+        async request() {
+          const res = await client.request();
+          return {
+            status: res.status,
+            contentType: res.contentType,
+            requestId: res.requestId,
+            bytes: res.body.byteLength,
+          };
+        },
+        connectionsOpened: () => client.connectionsOpened,
+        close: () => client.close(),
+      };
+    }
     default:
       throw new TypeError(`Cannot open client as 'kind' is unknown: ${kind}`);
   }
+}
+
+function headerValue(v: string | string[] | undefined): string | null {
+  if (v === undefined) return null;
+  return typeof v === "string" ? v : v.join(", ");
 }

@@ -12,6 +12,9 @@
  * Routes:
  * - `GET /small`: the 13-byte body `Hello, World!`.
  * - `GET /64k`: a 65,536-byte body.
+ * - `GET /api`: the "typical API" response of `bench/_payloads.ts`, 1 KiB of
+ *   JSON with the fifteen header fields nginx sends for it (see
+ *   `bench/_nginx.ts`), in nginx's order, with a fresh `X-Request-Id` each.
  * - `POST /echo`: reads the body (`Content-Length` or chunked) and answers
  *   its length in decimal.
  * - `GET /__stats`: `{"connections":n}`, the connections accepted since the
@@ -26,14 +29,22 @@
  * bench/_server.ts [--port N] [--tls] [--close]`. It prints one JSON line,
  * `{"port":n,"tlsPort":m}` (`tlsPort` with `--tls` only), then serves until
  * its stdin closes. Each stdin line is a command answered by one JSON line
- * on stdout: `stats` prints `{"connections":n}`, `reset` prints it and
- * resets the count.
+ * on stdout: `stats` prints `{"connections":n,"tlsResumed":r}` (`r`: TLS
+ * connections that resumed a session), `reset` prints it and resets both
+ * counts.
  *
  * @module
  */
 
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { Server } from "node:tls";
+import {
+  API_BYTES,
+  API_HEADERS,
+  apiBody,
+  BIG_BYTES,
+  SMALL_BODY,
+} from "./_payloads.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -62,6 +73,8 @@ export interface BenchServer {
   tlsPort?: number;
   /** Connections accepted since the last reset. */
   connections(): number;
+  /** TLS connections since the last reset that resumed a session. */
+  tlsResumed(): number;
   /** Returns the connections accepted since the last reset, and resets. */
   reset(): number;
   /** Stops listening and closes every open connection. */
@@ -84,8 +97,8 @@ function response(
   return out;
 }
 
-const SMALL = encoder.encode("Hello, World!");
-const BIG = new Uint8Array(65536).fill(0x61);
+const SMALL = encoder.encode(SMALL_BODY);
+const BIG = new Uint8Array(BIG_BYTES).fill(0x61);
 const CANNED = {
   small: [response("200 OK", SMALL, false), response("200 OK", SMALL, true)],
   big: [response("200 OK", BIG, false), response("200 OK", BIG, true)],
@@ -99,6 +112,75 @@ const BAD_REQUEST = response(
   encoder.encode("Bad Request"),
   true,
 );
+
+/**
+ * The `/api` response, as nginx sends it for a static file with the
+ * `add_header` fields of `bench/_payloads.ts`. The head is rebuilt when the
+ * second (`Date`) changes; each response is a copy with its own request id.
+ */
+class ApiResponse {
+  static readonly #BODY = encoder.encode(apiBody());
+  static readonly #MODIFIED = new Date();
+  static readonly #ETAG = `"${
+    Math.floor(ApiResponse.#MODIFIED.getTime() / 1000).toString(16)
+  }-${API_BYTES.toString(16)}"`;
+  /** Random high half of every request id, so ids differ between runs. */
+  static readonly #PREFIX = crypto.getRandomValues(new Uint8Array(8));
+  #second = -1;
+  #canned: [Uint8Array, Uint8Array] = [new Uint8Array(), new Uint8Array()];
+  #idOffset: [number, number] = [0, 0];
+  #next = 0;
+
+  #build(now: Date, close: boolean): [Uint8Array, number] {
+    const lines = [
+      "HTTP/1.1 200 OK",
+      "Server: pooled-fetch-bench",
+      `Date: ${now.toUTCString()}`,
+      "Content-Type: application/json",
+      `Content-Length: ${API_BYTES}`,
+      `Last-Modified: ${ApiResponse.#MODIFIED.toUTCString()}`,
+      `Connection: ${close ? "close" : "keep-alive"}`,
+      `ETag: ${ApiResponse.#ETAG}`,
+      ...API_HEADERS.map(([name, value]) => `${name}: ${value}`),
+      "Accept-Ranges: bytes",
+    ];
+    const head = lines.join("\r\n") + "\r\n\r\n";
+    const idOffset = head.indexOf("X-Request-Id: ") + "X-Request-Id: ".length;
+    const out = new Uint8Array(head.length + API_BYTES);
+    out.set(encoder.encode(head));
+    out.set(ApiResponse.#BODY, head.length);
+    for (let i = 0; i < 8; i++) {
+      const b = ApiResponse.#PREFIX[i]!;
+      out[idOffset + 2 * i] = HEX[b >> 4]!;
+      out[idOffset + 2 * i + 1] = HEX[b & 15]!;
+    }
+    return [out, idOffset + 16];
+  }
+
+  /** A fresh copy of the response, with the next request id. */
+  next(close: boolean): Uint8Array {
+    const ms = Date.now();
+    const second = Math.floor(ms / 1000);
+    if (second !== this.#second) {
+      this.#second = second;
+      const now = new Date(ms);
+      for (const c of [0, 1]) {
+        [this.#canned[c], this.#idOffset[c]] = this.#build(now, c === 1);
+      }
+    }
+    const c = close ? 1 : 0;
+    const out = this.#canned[c]!.slice();
+    let id = this.#next++;
+    for (let i = this.#idOffset[c]! + 15; i >= this.#idOffset[c]!; i--) {
+      out[i] = HEX[id % 16]!;
+      id = Math.floor(id / 16);
+    }
+    return out;
+  }
+}
+
+const HEX = encoder.encode("0123456789abcdef");
+const API = new ApiResponse();
 
 /** What `serveConn` needs from a socket; `Deno.Conn` has it. */
 interface ByteConn {
@@ -263,6 +345,8 @@ function scanChunked(
 
 interface Counter {
   n: number;
+  /** TLS connections that resumed an earlier session. */
+  resumed: number;
 }
 
 async function serveConn(
@@ -370,6 +454,7 @@ async function serveConn(
         first = false;
         if (method === "GET" && path === "/small") out.push(CANNED.small[c]!);
         else if (method === "GET" && path === "/64k") out.push(CANNED.big[c]!);
+        else if (method === "GET" && path === "/api") out.push(API.next(close));
         else if (method === "POST" && path === "/echo") {
           out.push(
             response("200 OK", encoder.encode(String(bodyLength)), close),
@@ -415,7 +500,7 @@ export async function startServer(
   options: ServerOptions = {},
 ): Promise<BenchServer> {
   const { port = 0, tls, close = false } = options;
-  const counter: Counter = { n: 0 };
+  const counter: Counter = { n: 0, resumed: 0 };
   const conns = new Set<ByteConn>();
   const serve = (conn: ByteConn) => {
     counter.n++;
@@ -439,6 +524,7 @@ export async function startServer(
     const server = createTlsServer({ cert: tls.cert, key: tls.key });
     server.on("secureConnection", (sock: TLSSocket) => {
       sock.setNoDelay(true);
+      if (sock.isSessionReused()) counter.resumed++;
       serve(new NodeSocketConn(sock));
     });
     // Count TCP accepts like the plain listener does; a failed handshake
@@ -458,9 +544,11 @@ export async function startServer(
     port: (listener.addr as Deno.NetAddr).port,
     tlsPort,
     connections: () => counter.n,
+    tlsResumed: () => counter.resumed,
     reset: () => {
       const n = counter.n;
       counter.n = 0;
+      counter.resumed = 0;
       return n;
     },
     close: async () => {
@@ -509,8 +597,12 @@ async function main(): Promise<void> {
     while ((nl = pending.indexOf("\n")) >= 0) {
       const cmd = pending.slice(0, nl).trim();
       pending = pending.slice(nl + 1);
-      if (cmd === "stats") print({ connections: server.connections() });
-      else if (cmd === "reset") print({ connections: server.reset() });
+      const tlsResumed = server.tlsResumed();
+      if (cmd === "stats") {
+        print({ connections: server.connections(), tlsResumed });
+      } else if (cmd === "reset") {
+        print({ connections: server.reset(), tlsResumed });
+      }
     }
   }
   await server.close();

@@ -1,8 +1,10 @@
 // Copyright 2026 the pooled-fetch authors. MIT license.
 /**
- * Spawns `bench/_server.ts` in its own process and talks to it over its
- * stdin/stdout control channel (see that file), so the server's CPU time is
- * never counted as the client's.
+ * Spawns a benchmark server in its own process, our `bench/_server.ts` or
+ * nginx (through `bench/_nginx.ts`), and talks to it over the stdin/stdout
+ * control channel both speak (see `bench/_server.ts`), so the server's CPU
+ * time is never counted as the client's. Either stops when its stdin closes,
+ * so a server never outlives the process that started it.
  *
  * @module
  */
@@ -10,6 +12,21 @@
 const encoder = new TextEncoder();
 /** Longest wait for one line from the server, in milliseconds. */
 const LINE_TIMEOUT = 10_000;
+
+/** Options for {@linkcode ServerProcess.start}. */
+export interface ServerProcessOptions {
+  /** Which server: our own, or nginx. @default {"bench"} */
+  server?: "bench" | "nginx";
+  /** The nginx executable, for `server: "nginx"`. */
+  nginx?: string;
+  /** Directory where nginx gets its temporary directory, for `"nginx"`. */
+  tmpDir?: string;
+  /**
+   * A command prefix that pins the server to a core, such as
+   * `["taskset", "-c", "0"]`. @default {[]}
+   */
+  pin?: string[];
+}
 
 /** The benchmark server process, with its stdin control channel. */
 export class ServerProcess {
@@ -20,17 +37,41 @@ export class ServerProcess {
   #port = 0;
   #tlsPort: number | undefined;
 
-  private constructor(tls: boolean) {
+  private constructor(tls: boolean, options: ServerProcessOptions) {
+    const { server = "bench", nginx, tmpDir = "/tmp", pin = [] } = options;
     const fixtures = new URL("../tests/fixtures/", import.meta.url);
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: [
+    let args: string[];
+    if (server === "nginx") {
+      if (nginx === undefined) {
+        throw new TypeError(
+          "Cannot start the benchmark server as 'nginx' must be the nginx executable: current value is undefined",
+        );
+      }
+      args = [
+        "run",
+        "--no-prompt",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${tmpDir}`,
+        `--allow-write=${tmpDir}`,
+        `--allow-run=${nginx}`,
+        new URL("./_nginx.ts", import.meta.url).pathname,
+        nginx,
+        tmpDir,
+        ...(tls ? ["--tls"] : []),
+      ];
+    } else {
+      args = [
         "run",
         "--no-prompt",
         "--allow-net=127.0.0.1",
         `--allow-read=${fixtures.pathname}`,
         new URL("./_server.ts", import.meta.url).pathname,
         ...(tls ? ["--tls"] : []),
-      ],
+      ];
+    }
+    const [command, ...prefix] = [...pin, Deno.execPath()];
+    this.#child = new Deno.Command(command!, {
+      args: [...prefix, ...args],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -44,12 +85,17 @@ export class ServerProcess {
    * Spawns the server and waits until it listens.
    *
    * @param tls Whether to add the TLS listener (needs `tests/fixtures/`).
+   * @param options Which server, and where it runs.
    * @returns The running server.
    */
-  static async start(tls: boolean): Promise<ServerProcess> {
-    const server = new ServerProcess(tls);
+  static async start(
+    tls: boolean,
+    options: ServerProcessOptions = {},
+  ): Promise<ServerProcess> {
+    const server = new ServerProcess(tls, options);
     try {
-      const { port, tlsPort } = JSON.parse(await server.#line());
+      const { port, tlsPort, error } = JSON.parse(await server.#line());
+      if (error !== undefined) throw new Error(error);
       server.#port = port;
       server.#tlsPort = tlsPort;
     } catch (e) {
@@ -106,8 +152,22 @@ export class ServerProcess {
    * @returns The connection count.
    */
   async reset(): Promise<number> {
+    return (await this.resetCounts()).connections;
+  }
+
+  /**
+   * Returns what the server counted since the last reset, and resets it:
+   * connections accepted, and TLS connections that resumed a session (null
+   * when the server cannot tell).
+   *
+   * @returns The counts.
+   */
+  async resetCounts(): Promise<
+    { connections: number; tlsResumed: number | null }
+  > {
     await this.#writer.write(encoder.encode("reset\n"));
-    return JSON.parse(await this.#line()).connections;
+    const { connections, tlsResumed } = JSON.parse(await this.#line());
+    return { connections, tlsResumed: tlsResumed ?? null };
   }
 
   /**

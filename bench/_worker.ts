@@ -10,6 +10,12 @@
  * not measured (its connections stay open and are reused). The measured
  * phase ends after `durationMs` or `maxRequests`, whichever comes first.
  *
+ * Each response counts only if it is what the workload serves: a 2xx status
+ * and, when `expect` is given, a `content-type`, the body length of
+ * `expect.bytes` and, for `/api`, an `x-request-id`. Anything else is an
+ * error, so a client that skipped work (or a ceiling client that misparsed)
+ * cannot post a figure.
+ *
  * @module
  */
 
@@ -37,6 +43,13 @@ export interface WorkerConfig {
   maxRequests: number;
   /** Path of a PEM CA certificate to trust, for TLS. */
   caFile?: string;
+  /** What every response must carry. */
+  expect?: {
+    /** Body length in bytes. */
+    bytes: number;
+    /** Whether an `x-request-id` field must be there. */
+    requestId: boolean;
+  };
 }
 
 /** What one worker reports. */
@@ -94,7 +107,10 @@ class Histogram {
 const MAX_ERRORS = 1000;
 
 async function run(config: WorkerConfig): Promise<WorkerResult> {
-  const { concurrency, warmupMs, durationMs, maxRequests, caFile } = config;
+  const { concurrency, warmupMs, durationMs, maxRequests, caFile, expect } =
+    config;
+  const expectBytes = expect?.bytes ?? -1;
+  const expectId = expect?.requestId ?? false;
   let peakRss = Deno.memoryUsage().rss;
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
@@ -122,13 +138,20 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
           issued++;
           const t0 = performance.now();
           try {
-            const { status } = await c.request();
-            if (status >= 200 && status < 300) {
+            const res = await c.request();
+            const { status } = res;
+            if (
+              status >= 200 && status < 300 &&
+              (expectBytes < 0 ||
+                (res.bytes === expectBytes && res.contentType !== null &&
+                  (!expectId || res.requestId !== null)))
+            ) {
               hist?.add(performance.now() - t0);
               done++;
             } else {
               errors++;
-              lastError = `HTTP status ${status}`;
+              lastError = `Unexpected response: status ${status}, ` +
+                `content-type ${res.contentType}, x-request-id ${res.requestId}, ${res.bytes} bytes`;
             }
           } catch (e) {
             errors++;

@@ -1,25 +1,51 @@
 // Copyright 2026 the pooled-fetch authors. MIT license.
 /**
  * Side-by-side benchmark driver (`deno task bench`): pooled-fetch against the
- * built-in `fetch`, the built-in `fetch` with its own `Deno.HttpClient`, and
- * undici's `Pool`, on the same workloads, against the same server.
+ * built-in `fetch`, the built-in `fetch` with its own `Deno.HttpClient`,
+ * undici's `Pool` and a bare `Deno.connect` client (the ceiling), on the same
+ * workloads, against our own server, nginx, or both.
  *
- * The driver spawns the server (`bench/_server.ts`) in its own process once,
- * then one process per row (`bench/_worker.ts`), so each row's CPU time and
- * peak memory belong to one client alone. The server counts the connections
- * it accepts for each row.
+ * Every client reads what a real caller reads: the status, the header fields
+ * `content-type` and `x-request-id`, and the whole body (see
+ * `bench/_clients.ts`). The bare client (`bench/_bare_client.ts`) does that
+ * and no more, with the same number of connections and the same depth as the
+ * row it bounds: "% of ceiling" is a row's req/s over the bare client's of
+ * the same shape (`connections x depth`) in the same workload, on the same
+ * server; "× fetch" is its req/s over the built-in fetch's.
+ *
+ * The driver spawns each server in its own process once (`bench/_server.ts`,
+ * or nginx through `bench/_nginx.ts` with a config of its own in a temporary
+ * directory), then one process per row and run (`bench/_worker.ts`), so each
+ * row's CPU time and peak memory belong to one client alone. The servers
+ * count the connections they accept for each row (column `conns`; on TLS
+ * rows also how many of them resumed an earlier TLS session), and the worker
+ * checks every response (status, `content-type`, body length, and
+ * `x-request-id` on `/api`). Where `taskset` exists, the servers are pinned
+ * to one core and the worker to another, so that client and server do not
+ * fight over one (on a machine busy with other work, pinning can hurt more
+ * than it helps: see `--no-pin`). Servers stop when the driver ends, however
+ * it ends (error, Ctrl-C, SIGTERM, even SIGKILL: they stop when their stdin
+ * closes).
  *
  * Flags:
- * - `--quick`: shorter rows (about 30 s in all).
+ * - `--quick`: shorter rows (about 35 s in all for one server; the full run
+ *   takes about 100 s per server on 2 cores).
+ * - `--server bench|nginx|both`: which server(s) to run the rows against
+ *   (default: `bench`). nginx is looked up in `PATH`, then `/usr/sbin` and
+ *   `/usr/local/sbin`.
  * - `--json`: print the rows as JSON instead of a table.
- * - `--url http://host:port`: use another server (it must serve `/small`
- *   and `/64k`); TLS rows are skipped and connection counts show `n/a`.
+ * - `--svg FILE`: also write the results as an SVG bar chart (FILE inside the
+ *   project directory: the task may write only there).
+ * - `--url http://host:port`: use another server (it must serve `/small`,
+ *   `/64k` and `/api`); TLS rows are skipped, responses are not checked for
+ *   size and connection counts show `n/a`.
  * - `--only <substring>`: run the rows whose `workload · client` name
- *   contains it (repeatable); the built-in fetch row of each chosen workload
- *   always runs, for the ratio.
+ *   contains it (repeatable); the built-in fetch row and the ceiling rows of
+ *   the same shapes in each chosen workload always run, for the ratios.
  * - `--duration <ms>`: measured time per row.
- * - `--runs <n>`: run each row n times and keep the run with the median
- *   req/s (for a noisy machine).
+ * - `--runs <n>`: run every row n times, in n interleaved rounds (all rows,
+ *   then all rows again), and keep each row's run with the median req/s.
+ * - `--no-pin`: do not pin the server and the worker to cores.
  *
  * @module
  */
@@ -27,35 +53,60 @@
 import type { ClientSpec } from "./_clients.ts";
 import type { WorkerConfig, WorkerResult } from "./_worker.ts";
 import { ServerProcess } from "./_server_process.ts";
+import { barChart, panelsOf } from "./_svg.ts";
+import { API_BYTES, BIG_BYTES, SMALL_BODY } from "./_payloads.ts";
+
+/** A server the rows run against. */
+type ServerKind = "bench" | "nginx";
 
 /** One workload: what is requested, how many at once. */
 interface Workload {
   name: string;
   path: string;
   concurrency: number;
+  /** Body length of every response. */
+  bytes: number;
+  /** Whether responses carry `x-request-id` (`/api`). */
+  requestId?: boolean;
   tls?: boolean;
 }
 
-/** One row: a workload run by one client. */
+/** One row: a workload run by one client against one server. */
 interface Row {
+  server: ServerKind;
   workload: Workload;
   label: string;
   client: ClientSpec;
+  /** `connections x depth`, to find the ceiling row of the same shape. */
+  shape: string;
   baseline?: boolean;
 }
 
 /** A finished row, as printed by `--json`. */
 export interface RowResult extends WorkerResult {
+  /** `bench` (bench/_server.ts), `nginx`, or the `--url` given. */
+  server: string;
   workload: string;
   client: string;
+  /** Connections x requests in flight on each, e.g. `8x8`. */
+  shape: string;
   /** Connections the server accepted during the row, if known. */
   connections: number | null;
+  /** Of those, TLS connections that resumed a session, if known. */
+  tlsResumed: number | null;
   /** req/s divided by the built-in fetch's in the same workload. */
   ratio: number | null;
+  /** req/s of the bare client of the same shape in the same workload. */
+  ceilingRps: number | null;
+  /** req/s divided by `ceilingRps`. */
+  ofCeiling: number | null;
+  /** req/s of every run, in run order. */
+  runsRps: number[];
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const BUILTIN = "fetch (built-in)";
 
 function log(line: string): void {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
@@ -69,6 +120,9 @@ function parseArgs(args: string[]) {
     only: [] as string[],
     duration: undefined as number | undefined,
     runs: 1,
+    servers: ["bench"] as ServerKind[],
+    svg: undefined as string | undefined,
+    pin: true,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -78,9 +132,21 @@ function parseArgs(args: string[]) {
     else if (a === "--only") opts.only.push(args[++i] ?? "");
     else if (a === "--duration") opts.duration = Number(args[++i]);
     else if (a === "--runs") opts.runs = Number(args[++i]);
-    else if (a === "--help" || a === "-h") {
+    else if (a === "--svg") opts.svg = args[++i];
+    else if (a === "--no-pin") opts.pin = false;
+    else if (a === "--server") {
+      const v = args[++i];
+      if (v === "bench" || v === "nginx") opts.servers = [v];
+      else if (v === "both") opts.servers = ["bench", "nginx"];
+      else {
+        throw new TypeError(
+          `Cannot run bench as '--server' must be bench, nginx or both: current value is ${v}`,
+        );
+      }
+    } else if (a === "--help" || a === "-h") {
       log(
-        "Usage: deno task bench [--quick] [--json] [--url http://host:port] [--only substring] [--duration ms] [--runs n]",
+        "Usage: deno task bench [--quick] [--server bench|nginx|both] [--json] [--svg file] " +
+          "[--url http://host:port] [--only substring] [--duration ms] [--runs n] [--no-pin]",
       );
       Deno.exit(0);
     } else throw new TypeError(`Cannot run bench as the flag is unknown: ${a}`);
@@ -104,140 +170,256 @@ function parseArgs(args: string[]) {
       `Cannot run bench as '--duration' must be 1 to 60000 ms: current value is ${opts.duration}`,
     );
   }
+  if (opts.svg !== undefined && !opts.svg.endsWith(".svg")) {
+    throw new TypeError(
+      `Cannot run bench as '--svg' must name a .svg file: current value is ${opts.svg}`,
+    );
+  }
   return opts;
 }
 
-/** The rows, in order. */
-function plan(tlsAvailable: boolean): Row[] {
-  const rows: Row[] = [];
-  const keepAlive: Workload[] = [
-    { name: "small c=1", path: "/small", concurrency: 1 },
-    { name: "small c=16", path: "/small", concurrency: 16 },
-    { name: "small c=64", path: "/small", concurrency: 64 },
-    { name: "64KiB c=16", path: "/64k", concurrency: 16 },
+const SMALL_BYTES = SMALL_BODY.length;
+
+/** The workloads, in order, each with its clients as [label, spec]. */
+function workloads(
+  tlsAvailable: boolean,
+): [Workload, [string, ClientSpec][]][] {
+  const fetchClient = (c: number): [string, ClientSpec] => [
+    `fetch + HttpClient(idle ${c})`,
+    { kind: "fetch-client", connections: c },
   ];
-  for (const w of keepAlive) {
-    const c = w.concurrency;
-    rows.push(
+  const pooled = (n: number, d: number): [string, ClientSpec] => [
+    `pooled-fetch ${n}x${d}${d > 1 ? " pipelined" : ""}`,
+    { kind: "pooled", connections: n, pipelining: d },
+  ];
+  const undici = (n: number, d: number): [string, ClientSpec] => [
+    `undici Pool ${n}x${d}${d > 1 ? " pipelined" : ""}`,
+    { kind: "undici", connections: n, pipelining: d },
+  ];
+  const bare = (n: number, d: number): [string, ClientSpec] => [
+    `bare client ${n}x${d}${d > 1 ? " pipelined" : ""} (ceiling)`,
+    { kind: "bare", connections: n, pipelining: d },
+  ];
+  const builtin: [string, ClientSpec] = [BUILTIN, { kind: "fetch" }];
+  const list: [Workload, [string, ClientSpec][]][] = [
+    [
+      { name: "small c=1", path: "/small", concurrency: 1, bytes: SMALL_BYTES },
+      [builtin, fetchClient(1), pooled(1, 1), undici(1, 1), bare(1, 1)],
+    ],
+    [
       {
-        workload: w,
-        label: "fetch (built-in)",
-        client: { kind: "fetch" },
-        baseline: true,
-      },
-      {
-        workload: w,
-        label: `fetch + HttpClient(idle ${c})`,
-        client: { kind: "fetch-client", connections: c },
-      },
-      {
-        workload: w,
-        label: `pooled-fetch ${c}x1`,
-        client: { kind: "pooled", connections: c, pipelining: 1 },
-      },
-      {
-        workload: w,
-        label: "pooled-fetch 8x8 pipelined",
-        client: { kind: "pooled", connections: 8, pipelining: 8 },
-      },
-      {
-        workload: w,
-        label: `undici Pool ${c}x1`,
-        client: { kind: "undici", connections: c, pipelining: 1 },
-      },
-      {
-        workload: w,
-        label: "undici Pool 8x8 pipelined",
-        client: { kind: "undici", connections: 8, pipelining: 8 },
-      },
-    );
-    if (c === 64) {
-      // The same 64 requests in flight on fewer, deeper pipelines: with
-      // pipelining, more connections bring no gain.
-      rows.push(
-        {
-          workload: w,
-          label: "pooled-fetch 2x32 pipelined",
-          client: { kind: "pooled", connections: 2, pipelining: 32 },
-        },
-        {
-          workload: w,
-          label: "undici Pool 2x32 pipelined",
-          client: { kind: "undici", connections: 2, pipelining: 32 },
-        },
-      );
-    }
-  }
-  const pipe: Workload = {
-    name: "1 pipelined conn vs 16 conns, small c=16",
-    path: "/small",
-    concurrency: 16,
-  };
-  rows.push(
-    {
-      workload: pipe,
-      label: "fetch (built-in)",
-      client: { kind: "fetch" },
-      baseline: true,
-    },
-    {
-      workload: pipe,
-      label: "pooled-fetch 1x16 pipelined",
-      client: { kind: "pooled", connections: 1, pipelining: 16 },
-    },
-    {
-      workload: pipe,
-      label: "pooled-fetch 16x1",
-      client: { kind: "pooled", connections: 16, pipelining: 1 },
-    },
-    {
-      workload: pipe,
-      label: "undici Pool 1x16 pipelined",
-      client: { kind: "undici", connections: 1, pipelining: 16 },
-    },
-    {
-      workload: pipe,
-      label: "undici Pool 16x1",
-      client: { kind: "undici", connections: 16, pipelining: 1 },
-    },
-  );
-  if (tlsAvailable) {
-    const tlsRows: Workload[] = [
-      {
-        name: "TLS keep-alive, small c=16",
+        name: "small c=16",
         path: "/small",
         concurrency: 16,
-        tls: true,
+        bytes: SMALL_BYTES,
       },
+      [
+        builtin,
+        fetchClient(16),
+        pooled(16, 1),
+        pooled(8, 8),
+        pooled(1, 16),
+        undici(16, 1),
+        bare(16, 1),
+        bare(8, 8),
+        bare(1, 16),
+      ],
+    ],
+    [
       {
-        name: "TLS new connection per request, small c=16",
-        path: "/small?close",
+        name: "API 1KiB c=16",
+        path: "/api",
         concurrency: 16,
-        tls: true,
+        bytes: API_BYTES,
+        requestId: true,
       },
-    ];
-    for (const w of tlsRows) {
-      rows.push(
+      [
+        builtin,
+        fetchClient(16),
+        pooled(16, 1),
+        pooled(8, 8),
+        undici(16, 1),
+        bare(16, 1),
+        bare(8, 8),
+      ],
+    ],
+    [
+      {
+        name: "small c=64",
+        path: "/small",
+        concurrency: 64,
+        bytes: SMALL_BYTES,
+      },
+      [
+        builtin,
+        pooled(64, 1),
+        pooled(8, 8),
+        pooled(2, 32),
+        undici(8, 8),
+        bare(64, 1),
+        bare(8, 8),
+        bare(2, 32),
+      ],
+    ],
+    [
+      { name: "64KiB c=16", path: "/64k", concurrency: 16, bytes: BIG_BYTES },
+      [
+        builtin,
+        fetchClient(16),
+        pooled(16, 1),
+        pooled(8, 8),
+        undici(16, 1),
+        bare(16, 1),
+        bare(8, 8),
+      ],
+    ],
+  ];
+  if (tlsAvailable) {
+    list.push(
+      [
         {
-          workload: w,
-          label: "fetch (built-in)",
-          client: { kind: "fetch" },
-          baseline: true,
+          name: "TLS keep-alive, small c=16",
+          path: "/small",
+          concurrency: 16,
+          bytes: SMALL_BYTES,
+          tls: true,
         },
+        [
+          builtin,
+          fetchClient(16),
+          pooled(16, 1),
+          pooled(8, 8),
+          bare(16, 1),
+          bare(8, 8),
+        ],
+      ],
+      [
         {
-          workload: w,
-          label: "pooled-fetch 16x1",
-          client: { kind: "pooled", connections: 16, pipelining: 1 },
+          name: "TLS new connection per request, small c=16",
+          path: "/small?close",
+          concurrency: 16,
+          bytes: SMALL_BYTES,
+          tls: true,
         },
-      );
+        [builtin, pooled(16, 1), bare(16, 1)],
+      ],
+    );
+  }
+  return list;
+}
+
+/** `connections x depth` of a client in a workload. */
+function shapeOf(client: ClientSpec, concurrency: number): string {
+  if (client.kind === "fetch") return `${concurrency}x1`;
+  return `${client.connections ?? 16}x${client.pipelining ?? 1}`;
+}
+
+/** The rows, in order: by workload, then by server. */
+function plan(tlsAvailable: boolean, servers: ServerKind[]): Row[] {
+  const rows: Row[] = [];
+  for (const [workload, clients] of workloads(tlsAvailable)) {
+    for (const server of servers) {
+      for (const [label, client] of clients) {
+        rows.push({
+          server,
+          workload,
+          label,
+          client,
+          shape: shapeOf(client, workload.concurrency),
+          ...(client.kind === "fetch" ? { baseline: true } : {}),
+        });
+      }
     }
   }
   return rows;
 }
 
+/** Command prefixes that pin the server and the worker to two cores. */
+interface Pinning {
+  server: string[];
+  client: string[];
+  note: string;
+}
+
+/** The CPUs in a `taskset` list such as `0-3,6`. */
+function cpuList(text: string): number[] {
+  const cpus: number[] = [];
+  for (const part of text.trim().split(",")) {
+    const [a, b] = part.split("-").map(Number);
+    if (!Number.isInteger(a)) continue;
+    for (let c = a!; c <= (Number.isInteger(b) ? b! : a!); c++) cpus.push(c);
+  }
+  return cpus;
+}
+
+async function detectPinning(wanted: boolean): Promise<Pinning> {
+  const none = (why: string) => ({ server: [], client: [], note: why });
+  if (!wanted) return none("none (--no-pin)");
+  try {
+    const out = await new Deno.Command("taskset", {
+      args: ["-cp", String(Deno.pid)],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!out.success) return none("none (taskset failed)");
+    // "pid 123's current affinity list: 0,1"
+    const cpus = cpuList(decoder.decode(out.stdout).split(":").at(-1) ?? "");
+    if (cpus.length < 2) return none("none (fewer than 2 CPUs allowed)");
+    const [s, c] = [cpus[0]!, cpus[1]!];
+    return {
+      server: ["taskset", "-c", String(s)],
+      client: ["taskset", "-c", String(c)],
+      note: `server on CPU ${s}, client worker on CPU ${c} (taskset -c)`,
+    };
+  } catch {
+    return none("none (taskset not found)");
+  }
+}
+
+/** nginx from PATH, or `/usr/sbin`, `/usr/local/sbin`; null if none. */
+async function findNginx(): Promise<string | null> {
+  let path = "";
+  try {
+    path = Deno.env.get("PATH") ?? "";
+  } catch {
+    // No --allow-env: the usual places only.
+  }
+  try {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", "command -v nginx"],
+      env: { PATH: [path, "/usr/sbin", "/usr/local/sbin"].join(":") },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const found = decoder.decode(out.stdout).trim();
+    return out.success && found.startsWith("/") ? found : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `nginx/1.22.1`, from `nginx -v`. */
+async function nginxVersion(nginx: string): Promise<string> {
+  try {
+    const out = await new Deno.Command(nginx, {
+      args: ["-v"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    return /nginx\/[\w.]+/.exec(decoder.decode(out.stderr))?.[0] ?? "nginx";
+  } catch {
+    return "nginx";
+  }
+}
+
 async function runWorker(
   config: WorkerConfig,
   netHost: string,
+  pin: string[],
+  onSpawn: (child: Deno.ChildProcess | undefined) => void,
 ): Promise<WorkerResult> {
   const args = [
     "run",
@@ -245,7 +427,11 @@ async function runWorker(
     `--allow-net=${netHost}`,
     // undici reads environment variables (e.g. JEST_WORKER_ID) at load.
     ...(config.client.kind === "undici" ? ["--allow-env"] : []),
-    ...(config.caFile ? [`--allow-read=${config.caFile}`] : []),
+    // The project's files (a client's code is imported when the worker
+    // opens it, and a file edited meanwhile is read again) and the CA.
+    `--allow-read=${new URL("../", import.meta.url).pathname}${
+      config.caFile ? `,${config.caFile}` : ""
+    }`,
     // The plain built-in fetch can only trust the test CA through `--cert`.
     ...(config.caFile && config.client.kind === "fetch")
       ? [`--cert=${config.caFile}`]
@@ -253,18 +439,21 @@ async function runWorker(
     new URL("./_worker.ts", import.meta.url).pathname,
     JSON.stringify(config),
   ];
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const [command, ...prefix] = [...pin, Deno.execPath()];
+  const child = new Deno.Command(command!, {
+    args: [...prefix, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  onSpawn(child);
   const timer = setTimeout(
     () => child.kill("SIGKILL"),
     config.warmupMs + config.durationMs + 30_000,
   );
   const out = await child.output();
   clearTimeout(timer);
+  onSpawn(undefined);
   const lines = decoder.decode(out.stdout).trim().split("\n");
   try {
     return JSON.parse(lines.at(-1) ?? "") as WorkerResult;
@@ -307,9 +496,11 @@ function fmtNum(n: number | null | undefined, digits = 0): string {
 function table(results: RowResult[]): string {
   const head = [
     "Workload",
+    "Server",
     "Client",
     "req/s",
     "× fetch",
+    "% of ceiling",
     "p50 ms",
     "p99 ms",
     "CPU µs/req",
@@ -318,19 +509,25 @@ function table(results: RowResult[]): string {
   ];
   const body = results.map((r) => [
     r.workload,
+    r.server,
     r.client + (r.ok ? "" : ` (FAILED: ${r.error ?? "?"})`),
     fmtNum(r.rps),
     r.ratio === null ? "n/a" : `${fmtNum(r.ratio, 2)}×`,
+    r.ofCeiling === null ? "n/a" : `${fmtNum(100 * r.ofCeiling)} %`,
     fmtNum(r.p50Ms, 2),
     fmtNum(r.p99Ms, 2),
     fmtNum(r.cpuUsPerReq, 1),
     fmtNum(r.peakRssBytes / 2 ** 20, 1),
-    r.connections === null ? "n/a" : String(r.connections),
+    r.connections === null
+      ? "n/a"
+      : `${r.connections}${
+        r.tlsResumed === null ? "" : ` (${r.tlsResumed} resumed)`
+      }`,
   ]);
   const widths = head.map((h, i) =>
     Math.max(h.length, ...body.map((b) => b[i]!.length))
   );
-  const right = [false, false, true, true, true, true, true, true, true];
+  const right = head.map((_, i) => i >= 3);
   const fmtRow = (cells: string[]) =>
     "| " +
     cells.map((c, i) =>
@@ -365,107 +562,276 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
       log("TLS fixtures missing in tests/fixtures/: TLS rows skipped");
     }
   }
+  const servers: ServerKind[] = opts.url === undefined ? opts.servers : [
+    "bench",
+  ];
+  let nginx: string | null = null;
+  let nginxName = "nginx";
+  if (opts.url === undefined && servers.includes("nginx")) {
+    nginx = await findNginx();
+    if (nginx === null) {
+      throw new Error(
+        "Cannot run bench as nginx was not found in PATH, /usr/sbin or /usr/local/sbin (on Debian: apt-get install nginx)",
+      );
+    }
+    nginxName = await nginxVersion(nginx);
+  }
+  const serverName = (s: ServerKind) =>
+    opts.url ?? (s === "nginx" ? nginxName : "bench");
   const warmupMs = opts.quick ? 150 : 300;
   const durationMs = opts.duration ?? (opts.quick ? 500 : 2000);
   const maxRequests = 2_000_000;
 
-  let rows = plan(tlsAvailable);
+  let rows = plan(tlsAvailable, servers);
   if (opts.only.length > 0) {
     const chosen = rows.filter((r) =>
       opts.only.some((s) => `${r.workload.name} · ${r.label}`.includes(s))
     );
-    const workloads = new Set(chosen.map((r) => r.workload));
+    // The built-in fetch, and the ceilings of the shapes that run, too.
+    const keep = new Set(chosen.map((r) => `${r.server}|${r.workload.name}`));
+    const kept = rows.filter((r) =>
+      chosen.includes(r) ||
+      (r.baseline && keep.has(`${r.server}|${r.workload.name}`))
+    );
+    const shapes = new Set(
+      kept.map((r) => `${r.server}|${r.workload.name}|${r.shape}`),
+    );
     rows = rows.filter((r) =>
-      chosen.includes(r) || (r.baseline && workloads.has(r.workload))
+      kept.includes(r) ||
+      (r.client.kind === "bare" &&
+        shapes.has(`${r.server}|${r.workload.name}|${r.shape}`))
     );
   }
 
-  let server: ServerProcess | undefined;
-  let base: string;
-  let tlsBase: string | undefined;
-  if (opts.url === undefined) {
-    server = await ServerProcess.start(tlsAvailable);
-    base = `http://127.0.0.1:${server.port}`;
-    if (server.tlsPort) tlsBase = `https://127.0.0.1:${server.tlsPort}`;
-  } else {
-    base = opts.url.replace(/\/$/, "");
+  const pinning = await detectPinning(opts.pin);
+  if (opts.url !== undefined && pinning.server.length > 0) {
+    pinning.server = [];
+    pinning.note = pinning.note.replace(/^server on CPU \d+, /, "") +
+      "; the --url server is not pinned";
   }
-  const netHost = opts.url === undefined ? "127.0.0.1" : new URL(base).host;
+  const started: Partial<Record<ServerKind, ServerProcess>> = {};
+  let worker: Deno.ChildProcess | undefined;
+  let interrupted = false;
+  const stopAll = () =>
+    Promise.all(Object.values(started).map((s) => s.stop()));
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    log("Interrupted: stopping the worker and the servers");
+    try {
+      worker?.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    stopAll().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
 
-  const load = loadAverage();
-  log(
-    `${rows.length} rows x ${opts.runs} run(s), ${warmupMs} ms warm-up + ${durationMs} ms each; ` +
-      `${navigator.hardwareConcurrency} cores, load average ${
-        load?.toFixed(2) ?? "n/a"
-      }`,
-  );
-  if (load !== undefined && load > 0.5) {
-    log("Warning: the machine is busy; figures will be noisy");
-  }
+  const bases: Partial<Record<ServerKind, { http: string; https?: string }>> =
+    {};
   const results: RowResult[] = [];
-  const started = performance.now();
+  const load = loadAverage();
+  const header = [
+    `Servers: ${
+      servers.map((s) =>
+        opts.url ?? (s === "nginx"
+          ? `${nginxName} (config of bench/_nginx.ts)`
+          : "bench/_server.ts")
+      ).join(", ")
+    }. Pinning: ${pinning.note}.`,
+    `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, load average ${
+      load?.toFixed(2) ?? "n/a"
+    } at start. ${rows.length} rows, median of ${opts.runs} interleaved run(s), ${warmupMs} ms warm-up + ${durationMs} ms each.`,
+  ];
+  const startedAt = performance.now();
   try {
-    for (const [i, row] of rows.entries()) {
-      const url = (row.workload.tls ? tlsBase! : base) + row.workload.path;
-      const config: WorkerConfig = {
-        client: row.client,
-        request: { url },
-        concurrency: row.workload.concurrency,
-        warmupMs,
-        durationMs,
-        maxRequests,
-        ...(row.workload.tls ? { caFile } : {}),
-      };
-      const runs: [WorkerResult, number | null][] = [];
-      for (let k = 0; k < opts.runs; k++) {
-        await server?.reset();
-        const run = await runWorker(config, netHost);
-        runs.push([run, server ? await server.reset() : null]);
+    if (opts.url === undefined) {
+      let tmpDir = "/tmp";
+      try {
+        tmpDir = Deno.env.get("TMPDIR") || "/tmp";
+      } catch {
+        // No --allow-env: /tmp.
       }
-      runs.sort((a, b) => a[0].rps - b[0].rps);
-      const [r, connections] = runs[Math.floor((runs.length - 1) / 2)]!;
+      for (const s of servers) {
+        const server = await ServerProcess.start(tlsAvailable, {
+          server: s,
+          ...(nginx ? { nginx } : {}),
+          tmpDir,
+          pin: pinning.server,
+        });
+        started[s] = server;
+        bases[s] = {
+          http: `http://127.0.0.1:${server.port}`,
+          ...(server.tlsPort
+            ? { https: `https://127.0.0.1:${server.tlsPort}` }
+            : {}),
+        };
+      }
+    } else {
+      bases.bench = { http: opts.url.replace(/\/$/, "") };
+    }
+    const netHost = opts.url === undefined
+      ? "127.0.0.1"
+      : new URL(opts.url).host;
+
+    for (const line of header) log(line);
+    if (load !== undefined && load > 0.5) {
+      log("Warning: the machine is busy; figures will be noisy");
+    }
+
+    const runs: {
+      result: WorkerResult;
+      connections: number | null;
+      tlsResumed: number | null;
+    }[][] = rows.map(() => []);
+    for (let k = 0; k < opts.runs; k++) {
+      for (const [i, row] of rows.entries()) {
+        const base = bases[row.server]!;
+        const url = (row.workload.tls ? base.https! : base.http) +
+          row.workload.path;
+        const config: WorkerConfig = {
+          client: row.client,
+          request: { url },
+          concurrency: row.workload.concurrency,
+          warmupMs,
+          durationMs,
+          maxRequests,
+          ...(row.workload.tls ? { caFile } : {}),
+          ...(opts.url === undefined
+            ? {
+              expect: {
+                bytes: row.workload.bytes,
+                requestId: row.workload.requestId ?? false,
+              },
+            }
+            : {}),
+        };
+        const server = started[row.server];
+        await server?.reset();
+        const result = await runWorker(
+          config,
+          netHost,
+          pinning.client,
+          (child) => worker = child,
+        );
+        if (interrupted) return results;
+        const counts = server ? await server.resetCounts() : null;
+        const connections = counts?.connections ?? null;
+        const tlsResumed = row.workload.tls ? counts?.tlsResumed ?? null : null;
+        runs[i]!.push({ result, connections, tlsResumed });
+        const r = result;
+        log(
+          `[${opts.runs > 1 ? `run ${k + 1}/${opts.runs}, ` : ""}${
+            i + 1
+          }/${rows.length}] ${row.workload.name} · ${
+            serverName(row.server)
+          } · ${row.label}: ${
+            r.ok
+              ? `${fmtNum(r.rps)} req/s, p99 ${fmtNum(r.p99Ms, 2)} ms`
+              : `FAILED ${r.error}`
+          }${r.ok && r.errors ? ` (${r.errors} errors: ${r.error})` : ""}`,
+        );
+      }
+    }
+    for (const [i, row] of rows.entries()) {
+      const sorted = [...runs[i]!].sort((a, b) => a.result.rps - b.result.rps);
+      const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
       results.push({
-        ...r,
+        ...median.result,
+        server: serverName(row.server),
         workload: row.workload.name,
         client: row.label,
-        connections,
+        shape: row.shape,
+        connections: median.connections,
+        tlsResumed: median.tlsResumed,
         ratio: null,
+        ceilingRps: null,
+        ofCeiling: null,
+        runsRps: runs[i]!.map((r) => r.result.rps),
       });
-      log(
-        `[${i + 1}/${rows.length}] ${row.workload.name} · ${row.label}: ${
-          r.ok
-            ? `${fmtNum(r.rps)} req/s, p99 ${fmtNum(r.p99Ms, 2)} ms`
-            : `FAILED ${r.error}`
-        }${r.ok && r.errors ? ` (${r.errors} errors: ${r.error})` : ""}`,
-      );
     }
   } finally {
-    await server?.stop();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    if (!interrupted) await stopAll();
   }
   for (const r of results) {
-    const b = results.find((x) =>
-      x.workload === r.workload && x.client === "fetch (built-in)"
+    const same = (x: RowResult) =>
+      x.server === r.server && x.workload === r.workload && x.ok;
+    const b = results.find((x) => same(x) && x.client === BUILTIN);
+    r.ratio = b && r.ok ? r.rps / b.rps : null;
+    const c = results.find((x) =>
+      same(x) && x.client.startsWith("bare") && x.shape === r.shape
     );
-    r.ratio = b && b.ok && r.ok ? r.rps / b.rps : null;
+    r.ceilingRps = c ? c.rps : null;
+    r.ofCeiling = c && r.ok ? r.rps / c.rps : null;
   }
-  log(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const loadEnd = loadAverage();
+  log(`Done in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
+  const pinNote = `Pinning: ${pinning.note}`;
   if (opts.json) {
     console.log(JSON.stringify(
       {
         deno: Deno.version.deno,
         cores: navigator.hardwareConcurrency,
         loadAverage: load ?? null,
+        loadAverageEnd: loadEnd ?? null,
         warmupMs,
         durationMs,
         runs: opts.runs,
-        server: opts.url ?? "bench/_server.ts",
+        servers: servers.map(serverName),
+        pinning: pinning.note,
         rows: results,
       },
       null,
       2,
     ));
   } else {
+    console.log(
+      [
+        ...header,
+        `Load average ${loadEnd?.toFixed(2) ?? "n/a"} at the end. ` +
+        `"× fetch": req/s over the built-in fetch's; "% of ceiling": req/s ` +
+        `over the bare client's of the same shape (connections x depth), ` +
+        `both in the same workload on the same server.`,
+        "",
+      ].join("\n"),
+    );
     console.log(table(results));
+  }
+  if (opts.svg !== undefined) {
+    const svg = barChart(panelsOf(results), {
+      title: "pooled-fetch: requests per second by workload",
+      subtitle:
+        `Median of ${opts.runs} run(s) of ${durationMs} ms; Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, load average ${
+          load?.toFixed(2) ?? "n/a"
+        }; ${pinNote}; ${new Date().toISOString().slice(0, 10)}`,
+    });
+    try {
+      await Deno.writeTextFile(opts.svg, svg);
+      log(`Chart written to ${opts.svg}`);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotCapable) {
+        throw new Error(
+          `Cannot write the chart as '--svg' must be a file inside the project directory: current value is ${opts.svg}`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+    // `deno fmt --check` (a CI gate) formats SVG files too: leave the chart
+    // as it would, so that it can be committed as written.
+    try {
+      await new Deno.Command(Deno.execPath(), {
+        args: ["fmt", "--quiet", opts.svg],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+    } catch {
+      // The chart is valid SVG either way.
+    }
   }
   return results;
 }

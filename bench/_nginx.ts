@@ -1,0 +1,335 @@
+// Copyright 2026 the pooled-fetch authors. MIT license.
+/**
+ * nginx as a benchmark server: this script writes a config of its own and the
+ * files to serve into a new temporary directory, runs nginx on it (one
+ * process, `daemon off`, `master_process off`, no root needed) and speaks the
+ * same stdin/stdout control protocol as `bench/_server.ts`, so
+ * `bench/_server_process.ts` drives either.
+ *
+ * Routes (the bodies and headers of `bench/_payloads.ts`), all static files,
+ * so nginx sends its stock fields (`Server`, `Date`, `Content-Type`,
+ * `Content-Length`, `Last-Modified`, `Connection`, `ETag`, `Accept-Ranges`):
+ * - `GET /small`: 13 bytes, `text/plain`.
+ * - `GET /64k`: 65,536 bytes, `application/octet-stream`.
+ * - `GET /api`: 1 KiB of JSON and seven more fields set with `add_header`,
+ *   `X-Request-Id` being nginx's `$request_id`.
+ * - Any of these with a `close` query parameter (`/small?close`) is answered
+ *   with `Connection: close` and its connection closed, as by our server.
+ * - `GET /__stats`: nginx's `stub_status`, which this script reads to count
+ *   the connections nginx accepted (its own queries left out). TLS
+ *   connections that resumed a session are counted from a log that has a
+ *   line for each of them and nothing else.
+ *
+ * Keep-alive never ends a connection mid-run (`keepalive_requests` 10^8,
+ * `keepalive_timeout` 10 min). With `--tls`, a second listener speaks TLS
+ * with `tests/fixtures/server.pem`.
+ *
+ * Usage: `deno run --allow-net=127.0.0.1 --allow-read=<tmp>
+ * --allow-write=<tmp> --allow-run=<nginx> bench/_nginx.ts <nginx> <tmp>
+ * [--tls]`. It prints `{"port":n,"tlsPort":m}`, then answers `stats` and
+ * `reset` on stdin like `bench/_server.ts`. When its stdin closes (the
+ * driver exited, however it exited), or on SIGINT or SIGTERM, it stops nginx
+ * and removes the directory.
+ *
+ * @module
+ */
+
+import {
+  API_BYTES,
+  API_HEADERS,
+  apiBody,
+  BIG_BYTES,
+  SMALL_BODY,
+} from "./_payloads.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Ports and paths of one nginx config. */
+export interface NginxConfigOptions {
+  /** The directory holding `www/`, logs, pid and temp files. */
+  dir: string;
+  /** Plain HTTP port on 127.0.0.1. */
+  port: number;
+  /** TLS port on 127.0.0.1, with the certificate and key to use. */
+  tls?: { port: number; cert: string; key: string };
+}
+
+/**
+ * The nginx config for the benchmark, as text.
+ *
+ * @param options Ports and paths.
+ * @returns The config file's text.
+ */
+export function nginxConfig(options: NginxConfigOptions): string {
+  const { dir, port, tls } = options;
+  const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+    .map((name) => `  ${name}_temp_path ${dir}/${name};`).join("\n");
+  const addHeaders = API_HEADERS.map(([name, value]) =>
+    `      add_header ${name} ${
+      name === "X-Request-Id" ? "$request_id" : JSON.stringify(value)
+    };`
+  ).join("\n");
+  return `# Written by bench/_nginx.ts for one benchmark run.
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+${tls ? "" : "  access_log off;\n"}${temp}
+  types { text/plain txt; application/json json; }
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 600s;
+  keepalive_requests 100000000;
+  open_file_cache max=64 inactive=600s;
+  open_file_cache_valid 600s;
+${
+    tls
+      ? `  ssl_certificate ${tls.cert};
+  ssl_certificate_key ${tls.key};
+  # The only access log: one two-byte line per TLS connection that resumed
+  # a session (at its first request), for the driver's count.
+  map "$ssl_session_reused:$connection_requests" $resumed_first {
+    "r:1" 1;
+    default 0;
+  }
+  log_format resumed "r";
+  access_log ${dir}/resumed.log resumed if=$resumed_first;
+`
+      : ""
+  }  server {
+    listen 127.0.0.1:${port};
+${tls ? `    listen 127.0.0.1:${tls.port} ssl;\n` : ""}    root ${dir}/www;
+    # A 'close' query parameter: the same file, then the connection closes.
+    if ($args ~ "(^|&)close(=|&|$)") { rewrite ^(.*)$ /_close$1 last; }
+    location = /small { default_type text/plain; }
+    location = /64k { }
+    location = /api {
+      default_type application/json;
+${addHeaders}
+    }
+    location ^~ /_close/ {
+      internal;
+      keepalive_timeout 0;
+      default_type text/plain;
+      alias ${dir}/www/;
+    }
+    location = /__stats { stub_status; }
+  }
+}
+`;
+}
+
+/** A free loopback port: bind port 0, read it, release it. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** nginx's `accepts` counter, asked over a connection of its own. */
+async function acceptsCount(port: number): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(encoder.encode(
+      "GET /__stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    ));
+    let text = "";
+    const buf = new Uint8Array(4096);
+    for (let i = 0; i < 100; i++) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += decoder.decode(buf.subarray(0, n));
+    }
+    // "server accepts handled requests\n 12 12 40"
+    const m = /accepts handled requests\s+(\d+)/.exec(text);
+    if (!m) throw new Error(`Unexpected stub_status answer: ${text}`);
+    return Number(m[1]);
+  } finally {
+    conn.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** nginx running in its directory. */
+interface Running {
+  child: Deno.ChildProcess;
+  port: number;
+  tlsPort: number | undefined;
+}
+
+async function startNginx(
+  nginx: string,
+  dir: string,
+  tls: boolean,
+): Promise<Running> {
+  const fixtures = new URL("../tests/fixtures/", import.meta.url).pathname;
+  let lastError = "";
+  // A port found free may be taken before nginx binds it: try a few.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = freePort();
+    const tlsPort = tls ? freePort() : undefined;
+    await Deno.writeTextFile(
+      `${dir}/nginx.conf`,
+      nginxConfig({
+        dir,
+        port,
+        ...(tlsPort
+          ? {
+            tls: {
+              port: tlsPort,
+              cert: `${fixtures}server.pem`,
+              key: `${fixtures}server-key.pem`,
+            },
+          }
+          : {}),
+      }),
+    );
+    const child = new Deno.Command(nginx, {
+      args: ["-p", dir, "-c", `${dir}/nginx.conf`, "-e", `${dir}/error.log`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let exited = false;
+    child.status.then(() => exited = true);
+    for (let i = 0; i < 100 && !exited; i++) {
+      try {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        conn.close();
+        if (tlsPort) {
+          const tconn = await Deno.connect({
+            hostname: "127.0.0.1",
+            port: tlsPort,
+          });
+          tconn.close();
+        }
+        return { child, port, tlsPort };
+      } catch {
+        await sleep(50);
+      }
+    }
+    await stopNginx(child);
+    try {
+      lastError = await Deno.readTextFile(`${dir}/error.log`);
+    } catch {
+      lastError = "(no error log)";
+    }
+  }
+  throw new Error(`nginx did not start: ${lastError.trim()}`);
+}
+
+async function stopNginx(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // Already exited.
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+  }, 3000);
+  await child.status;
+  clearTimeout(timer);
+}
+
+async function main(): Promise<void> {
+  const [nginx, tmp] = Deno.args;
+  if (!nginx || !tmp) {
+    throw new TypeError("Usage: _nginx.ts <nginx> <tmp dir> [--tls]");
+  }
+  const tls = Deno.args.includes("--tls");
+  const dir = await Deno.makeTempDir({
+    dir: tmp,
+    prefix: "pooled_fetch_bench_nginx_",
+  });
+  let running: Running | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    stopping ??= (async () => {
+      if (running) await stopNginx(running.child);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    })();
+  const onSignal = async () => {
+    await stop();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const print = (v: unknown) =>
+    Deno.stdout.writeSync(encoder.encode(JSON.stringify(v) + "\n"));
+  try {
+    await Deno.mkdir(`${dir}/www`);
+    await Deno.writeTextFile(`${dir}/www/small`, SMALL_BODY);
+    await Deno.writeFile(
+      `${dir}/www/64k`,
+      new Uint8Array(BIG_BYTES).fill(0x61),
+    );
+    const api = apiBody();
+    if (api.length !== API_BYTES) throw new Error("Bad /api body");
+    await Deno.writeTextFile(`${dir}/www/api`, api);
+    running = await startNginx(nginx, dir, tls);
+    const { port, tlsPort } = running;
+    // Connections of the rows since the last reset: each answer of nginx's
+    // accept counter, less the connection that asked and the ones before.
+    let last = await acceptsCount(port);
+    let counted = 0;
+    const count = async () => {
+      const accepts = await acceptsCount(port);
+      counted += accepts - last - 1;
+      last = accepts;
+      return counted;
+    };
+    // Lines of "r\n", as they are at the last reset.
+    let resumedBase = 0;
+    const resumedLines = async () => {
+      try {
+        return (await Deno.stat(`${dir}/resumed.log`)).size / 2;
+      } catch {
+        return 0;
+      }
+    };
+    print({ port, tlsPort });
+    let pending = "";
+    const chunk = new Uint8Array(4096);
+    for (let i = 0; i < Number.MAX_SAFE_INTEGER; i++) {
+      const n = await Deno.stdin.read(chunk);
+      if (n === null) break;
+      pending += decoder.decode(chunk.subarray(0, n));
+      let nl;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const cmd = pending.slice(0, nl).trim();
+        pending = pending.slice(nl + 1);
+        if (cmd !== "stats" && cmd !== "reset") continue;
+        const connections = await count();
+        const lines = await resumedLines();
+        const tlsResumed = tls ? lines - resumedBase : null;
+        print({ connections, tlsResumed });
+        if (cmd === "reset") {
+          counted = 0;
+          resumedBase = lines;
+        }
+      }
+    }
+  } catch (e) {
+    print({ error: e instanceof Error ? e.message : String(e) });
+  } finally {
+    await stop();
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+if (import.meta.main) await main();
