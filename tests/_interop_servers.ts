@@ -18,6 +18,9 @@
  * @module
  */
 
+import { deadline } from "@std/async/deadline";
+import { delay } from "@std/async/delay";
+
 /** A server under test. */
 export interface InteropServer extends AsyncDisposable {
   /** What it is, for test names and messages. */
@@ -273,24 +276,23 @@ async function spawnWithPort(
     await child.status;
   };
   let text = "";
-  const deadline = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-  }, 10_000);
-  try {
+  const firstLine = (async () => {
     while (!text.includes("\n")) {
       const { done, value } = await reader.read();
       if (done) throw new Error(`${name} exited before printing its port`);
       text += value;
     }
+  })();
+  try {
+    await deadline(firstLine, 10_000);
   } catch (error) {
     await stop();
+    // After a timeout, stop() ends the read: let it settle.
+    await firstLine.catch(() => {});
+    if (error instanceof DOMException && error.name === "TimeoutError") {
+      throw new Error(`${name} printed no port within 10 s`, { cause: error });
+    }
     throw error;
-  } finally {
-    clearTimeout(deadline);
   }
   const port = Number(text.trim().split("\n")[0]);
   if (!Number.isInteger(port) || port <= 0) {
@@ -489,7 +491,7 @@ export function startDeno(): InteropServer {
           let i = 0;
           const stream = new ReadableStream<Uint8Array>({
             async pull(controller) {
-              await new Promise((r) => setTimeout(r, 1));
+              await delay(1);
               if (i === 5) {
                 controller.enqueue(encoder.encode("end\n"));
                 controller.close();
@@ -681,22 +683,24 @@ http {
       } catch {
         // Already exited.
       }
-      const killer = setTimeout(() => {
+      try {
+        await deadline(child.status, 2000);
+      } catch {
+        // Still running 2 s after SIGTERM.
         try {
           child.kill("SIGKILL");
         } catch {
           // Already exited.
         }
-      }, 2000);
-      await child.status;
-      clearTimeout(killer);
+        await child.status;
+      }
       await stderrText;
     };
     // Ready when it accepts a connection, or failed when it exits.
     let ready = false;
     const exited = child.status.then(() => true);
     for (let i = 0; i < 100 && !ready; i++) {
-      if (await Promise.race([exited, sleep(50).then(() => false)])) break;
+      if (await deadline(exited, 50).catch(() => false)) break;
       try {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port });
         conn.close();
@@ -788,8 +792,4 @@ async function removeTempTree(dir: string): Promise<void> {
     stderr: "null",
     env: { DENO_NO_UPDATE_CHECK: "1" },
   }).output();
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

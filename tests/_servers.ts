@@ -7,6 +7,9 @@
  * @module
  */
 
+import { deadline } from "@std/async/deadline";
+import { delay } from "@std/async/delay";
+
 const encoder = new TextEncoder();
 
 /** A request as a raw server read it. */
@@ -148,19 +151,12 @@ export class ServerConn {
 
   /** Waits for EOF from the client; true if it came within `ms`. */
   async waitForClose(ms = 2000): Promise<boolean> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    });
     const eof = (async () => {
       while (await this.#fill()) { /* keep reading */ }
       return true;
     })();
-    try {
-      return await Promise.race([eof, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // #fill() never throws: the only rejection is the deadline passing.
+    return await deadline(eof, ms).catch(() => false);
   }
 
   /** Writes bytes or Latin-1 text. */
@@ -181,8 +177,7 @@ export class ServerConn {
     const bytes = typeof data === "string" ? latin1Bytes(data) : data;
     for (let i = 0; i < bytes.length; i += size) {
       await this.write(bytes.subarray(i, i + size));
-      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
-      else await new Promise((r) => setTimeout(r, 0));
+      await delay(pauseMs);
     }
   }
 
@@ -384,11 +379,6 @@ export function fetchTexts(
   );
 }
 
-/** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Polls `condition` every 10 ms until true or `ms` elapse. */
 export async function waitFor(
   condition: () => boolean,
@@ -397,7 +387,7 @@ export async function waitFor(
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (condition()) return true;
-    await sleep(10);
+    await delay(10);
   }
   return condition();
 }

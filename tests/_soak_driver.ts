@@ -18,6 +18,8 @@
  * @module
  */
 
+import { deadline } from "@std/async/deadline";
+import { pooledMap } from "@std/async/pool";
 import { type ClientStats, createClient } from "../mod.ts";
 import { soakBody, type SoakServerReport } from "./_soak_server.ts";
 
@@ -199,7 +201,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   }, 250);
   const warmupAt = Math.min(Math.floor(requests / 5), 20_000);
   const start = Date.now();
-  const deadline = start + seconds * 1000;
+  const stopIssuingAt = start + seconds * 1000;
 
   /** Whether request `id` gets an aborting signal (a function of id). */
   const abortsAt = (id: number): number | null =>
@@ -337,38 +339,43 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     settled++;
   }
 
-  let next = 0;
   // Deterministic mix: the method of id i depends on i only.
   const methodOf = (id: number): "GET" | "POST" =>
     ((id * 2654435761) >>> 0) / 4294967296 < postRatio ? "POST" : "GET";
   let lastProgress = start;
   let warmed = false;
-  async function worker(): Promise<void> {
-    while (next < requests && Date.now() < deadline) {
-      const id = next++;
-      const method = methodOf(id);
-      if (method === "GET") gets++;
-      else posts++;
-      issued++;
-      await guarded(id, method);
-      if (!warmed && settled >= warmupAt) {
-        warmed = true;
-        gc();
-        const usage = Deno.memoryUsage();
-        rssAfterWarmup = usage.rss;
-        heapAfterWarmup = usage.heapUsed;
-        externalAfterWarmup = usage.external;
-      }
-      const now = Date.now();
-      if (options.onProgress !== undefined && now - lastProgress >= 1000) {
-        lastProgress = now;
-        options.onProgress(settled, now - start, client.stats());
-      }
+  /** Request ids, until `requests` are issued or the time is up. */
+  function* ids(): Generator<number> {
+    for (let id = 0; id < requests && Date.now() < stopIssuingAt; id++) {
+      yield id;
+    }
+  }
+  async function run(id: number): Promise<void> {
+    const method = methodOf(id);
+    if (method === "GET") gets++;
+    else posts++;
+    issued++;
+    await guarded(id, method);
+    if (!warmed && settled >= warmupAt) {
+      warmed = true;
+      gc();
+      const usage = Deno.memoryUsage();
+      rssAfterWarmup = usage.rss;
+      heapAfterWarmup = usage.heapUsed;
+      externalAfterWarmup = usage.external;
+    }
+    const now = Date.now();
+    if (options.onProgress !== undefined && now - lastProgress >= 1000) {
+      lastProgress = now;
+      options.onProgress(settled, now - start, client.stats());
     }
   }
 
   try {
-    await Promise.all(Array.from({ length: concurrency }, worker));
+    // `concurrency` requests in flight; the next id is drawn when one ends.
+    for await (const _ of pooledMap(concurrency, ids(), run)) {
+      // Each request records its own outcome.
+    }
   } finally {
     clearInterval(sampler);
   }
@@ -377,14 +384,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const totals = finalStats.totals;
   const pool = finalStats.origins[0];
   // Closing waits for requests in flight: bounded, since one could hang.
-  let closeTimer: ReturnType<typeof setTimeout> | undefined;
-  const closed = await Promise.race([
-    client.close().then(() => true),
-    new Promise<false>((resolve) => {
-      closeTimer = setTimeout(() => resolve(false), 10_000);
-    }),
-  ]);
-  clearTimeout(closeTimer);
+  const closed = await deadline(client.close(), 10_000).then(
+    () => true,
+    (error) => {
+      if (error instanceof DOMException && error.name === "TimeoutError") {
+        return false;
+      }
+      throw error;
+    },
+  );
   if (!closed) example("client.close() did not finish within 10 s");
 
   const server = await options.report();

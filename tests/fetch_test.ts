@@ -10,6 +10,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
+import { delay } from "@std/async/delay";
 import { createClient, fetch } from "../mod.ts";
 import { HttpParseError } from "../errors.ts";
 import {
@@ -17,7 +18,6 @@ import {
   rawServer,
   response,
   runWithMod,
-  sleep,
 } from "./_servers.ts";
 
 function serve(
@@ -486,7 +486,7 @@ Deno.test("Client.fetch() rejects with the signal's reason while waiting for hea
   const pending = client.fetch(`${server.origin}/hang`, {
     signal: controller.signal,
   });
-  await sleep(50);
+  await delay(50);
   controller.abort(reason);
   const error = await pending.catch((e) => e);
   assertEquals(error, reason);

@@ -9,9 +9,10 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
+import { delay } from "@std/async/delay";
 import { createClient } from "../mod.ts";
 import { HttpParseError } from "../errors.ts";
-import { keepAliveHandler, rawServer, response, sleep } from "./_servers.ts";
+import { keepAliveHandler, rawServer, response } from "./_servers.ts";
 
 Deno.test("Client.fetch() refuses CR, LF or NUL in the method, target or headers before sending a byte", async () => {
   await using server = rawServer(keepAliveHandler(() => response("x")));
@@ -108,7 +109,7 @@ Deno.test("Client.fetch() never reads bytes beyond a response's framing as the n
   });
   await using client = createClient({ retry: false });
   assertEquals(await (await client.fetch(server.origin)).text(), "first");
-  await sleep(20);
+  await delay(20);
   assertEquals(await (await client.fetch(server.origin)).text(), "second");
   assertEquals(server.accepted, 2);
 });

@@ -16,6 +16,7 @@ import {
   assertRejects,
   assertStrictEquals,
 } from "@std/assert";
+import { delay } from "@std/async/delay";
 import { type Client, createClient } from "../mod.ts";
 import {
   findNginx,
@@ -307,7 +308,7 @@ async function interop(
     const bodies = await Promise.all(jobs.map(async (job, i) => {
       const res = await piped.fetch(`${origin}${job.path}`, job.init);
       responses[i] = res;
-      await new Promise((resolve) => setTimeout(resolve, ((i * 7) % 5) * 15));
+      await delay(((i * 7) % 5) * 15);
       return await res.text();
     }));
     for (const [i, job] of jobs.entries()) {

@@ -4,8 +4,9 @@
 // it off. (Found by the soak against a server that never closes.)
 
 import { assert, assertEquals } from "@std/assert";
+import { delay } from "@std/async/delay";
 import { createClient } from "../mod.ts";
-import { rawServer, response, sleep } from "./_servers.ts";
+import { rawServer, response } from "./_servers.ts";
 
 /** Keep-alive server: `/large` streams 1 MB slowly, `/busy` answers a 503
  * with a chunked body in two parts the first time, then 200. */
@@ -20,7 +21,7 @@ function pipelineServer() {
         try {
           for (let i = 0; i < 100; i++) {
             await conn.write(new Uint8Array(10_000));
-            await sleep(2);
+            await delay(2);
           }
         } catch {
           return; // The client closed the connection.
@@ -30,7 +31,7 @@ function pipelineServer() {
           "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\n" +
             "Transfer-Encoding: chunked\r\n\r\n5\r\nbusy.\r\n",
         );
-        await sleep(20);
+        await delay(20);
         await conn.write("5\r\n try \r\n0\r\n\r\n");
       } else {
         await conn.write(response(req.target));

@@ -12,6 +12,7 @@ import {
   assertGreaterOrEqual,
   assertLessOrEqual,
 } from "@std/assert";
+import { delay } from "@std/async/delay";
 import { createClient } from "../mod.ts";
 import {
   fetchTexts,
@@ -21,7 +22,6 @@ import {
   rawServer,
   response,
   type ServerConn,
-  sleep,
 } from "./_servers.ts";
 
 /** Reads requests until `count` are buffered or `ms` pass; returns them. */
@@ -38,7 +38,7 @@ async function readBurst(
     requests.push(req);
     if (conn.buffered === 0 && requests.length < count) {
       // Give the client a moment to pipeline more behind it.
-      await sleep(5);
+      await delay(5);
       if (conn.buffered === 0) break;
     }
   }
@@ -78,7 +78,7 @@ Deno.test("Client.fetch() pipelines only after a keep-alive response on the conn
   await using server = rawServer(async (conn) => {
     const first = await conn.readRequest();
     if (first === null) return;
-    await sleep(30);
+    await delay(30);
     firstReadAlone.push(conn.buffered === 0);
     await conn.write(response(first.target));
     await keepAliveHandler((req) => response(req.target))(conn);
@@ -101,7 +101,7 @@ Deno.test("Client.fetch() never writes a POST or a streamed body behind an unans
       if (req === null) return;
       received.push(`${req.method} ${req.target}`);
       // Anything already buffered was written before this response.
-      await sleep(3);
+      await delay(3);
       if (conn.buffered > 0) {
         const next = await conn.readRequest();
         if (next !== null) {
@@ -201,7 +201,7 @@ Deno.test("Client.fetch() replays unanswered idempotent requests when a server c
         // Requests are in flight behind this one: drop them all.
         return;
       }
-      await sleep(conn.id === 1 ? 10 : 0);
+      await delay(conn.id === 1 ? 10 : 0);
       await conn.write(response(req.target));
       answered++;
     }
@@ -277,7 +277,7 @@ Deno.test("Client.fetch() moves requests stalled behind an unread pipelined body
 Deno.test("Client.fetch() does not pipeline to an HTTP/1.0 server", async () => {
   let pipelined = 0;
   await using server = rawServer(keepAliveHandler(async (req, conn) => {
-    await sleep(3);
+    await delay(3);
     if (conn.buffered > 0) pipelined++;
     return `HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: ${req.target.length}\r\n\r\n${req.target}`;
   }));

@@ -26,6 +26,7 @@ import {
   assertStrictEquals,
   assertStringIncludes,
 } from "@std/assert";
+import { delay } from "@std/async/delay";
 import { createClient, type RetryEvent } from "../mod.ts";
 import { FetchError } from "../errors.ts";
 import {
@@ -35,7 +36,6 @@ import {
   rawServer,
   response,
   ServerConn,
-  sleep,
   waitFor,
 } from "./_servers.ts";
 
@@ -145,7 +145,7 @@ function resetRaceServer(): RawServer & { seen: Seen[] } {
         body: "",
       });
       // Let the rest of the request land in the receive buffer, unread.
-      await sleep(20);
+      await delay(20);
       return;
     }
     for (let nth = 1; nth <= 100; nth++) {
@@ -529,7 +529,7 @@ Deno.test({
     await using server = scriptedServer(async (s) => {
       if (s.conn <= 2 && s.nth === 2) return null;
       // Hold the first answers so that two connections are opened.
-      if (s.nth === 1) await sleep(20);
+      if (s.nth === 1) await delay(20);
       return response(`ok ${s.id}`);
     });
     const events: RetryEvent[] = [];
@@ -624,7 +624,7 @@ async function assertPostNotRetried(
     TypeError,
   );
   assertInstanceOf(error, FetchError);
-  await sleep(20);
+  await delay(20);
   assertEquals(ids(server.seen), ["post"]);
   assertEquals(events, []);
   return { error, accepted: server.accepted };
@@ -957,7 +957,7 @@ Deno.test("Client.fetch() does not replay a ReadableStream body once writing beg
     );
     assertInstanceOf(error, FetchError);
     assertEquals([error.stage, error.reused], ["sent", race]);
-    await sleep(20);
+    await delay(20);
     const streamed = server.seen.filter((s) => s.id === "stream");
     assertEquals(streamed.length, 1);
     assertEquals(streamed[0].body, "streamed");
@@ -1077,7 +1077,7 @@ Deno.test("Client.fetch() rejects with the signal's reason, unchanged, when abor
     assertStrictEquals(error, reason);
     assertLess(Date.now() - started, 1000);
     assertEquals(events.map((e) => [e.reason, e.delay]), [[failure, 2000]]);
-    await sleep(50);
+    await delay(50);
     assertEquals(ids(server.seen), ["get"], failure);
   }
 });
@@ -1142,7 +1142,7 @@ Deno.test("Client.fetch() rejects with what onRetry throws and sends nothing mor
     client.fetch(server.origin, idHeader("get"))
   );
   assertStrictEquals(error, thrown);
-  await sleep(20);
+  await delay(20);
   assertEquals(ids(server.seen), ["get"]);
   assertNotEquals(server.accepted, 0);
 });

@@ -13,10 +13,11 @@ import {
   assertGreater,
   assertLessOrEqual,
 } from "@std/assert";
+import { delay } from "@std/async/delay";
 import { createClient } from "../mod.ts";
 import { formatReport, runSoak, type SoakReport } from "./_soak_driver.ts";
 import { startSoakServer } from "./_soak_server.ts";
-import { rawServer, sleep } from "./_servers.ts";
+import { rawServer } from "./_servers.ts";
 
 interface ShortSoak {
   seed: number;
@@ -121,7 +122,7 @@ Deno.test({
       for (let sent = 0; sent < size; sent += piece) {
         await conn.write(data);
         // Let each piece arrive on its own.
-        await sleep(sent % (20 * piece) === 0 ? 2 : 0);
+        await delay(sent % (20 * piece) === 0 ? 2 : 0);
       }
       await conn.readRequest();
     });
