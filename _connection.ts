@@ -30,6 +30,7 @@ export type CloseReason =
   | "max-requests"
   | "server-closed"
   | "unsolicited-bytes"
+  | "max-age"
   | "not-reusable"
   | "error"
   | "aborted"
@@ -84,6 +85,8 @@ export class Connection {
   responses = 0;
   /** When the connection last became idle (`Date.now()`). */
   idleSince = 0;
+  /** When the connection was opened (`Date.now()`). */
+  readonly openedAt: number = Date.now();
   /**
    * Milliseconds the server said it keeps the connection open
    * (`Keep-Alive: timeout`), if it said.

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { DispatchResult } from "./_dispatch.ts";
+import type { DispatchRequest, DispatchResult } from "./_dispatch.ts";
 import type { ChunkedDecoder, ResponseHead } from "./_http1.ts";
 import {
   FetchError,
@@ -34,6 +34,8 @@ export const enum Phase {
   Done,
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** Settles an exchange that the pool or a connection gives up on. */
 export type AbortHandler = () => void;
 
@@ -43,10 +45,15 @@ export type AbortHandler = () => void;
  * it from then on (and replaces `onAbort`).
  */
 export class Exchange {
+  /** The request, as the fetch layer described it. */
+  readonly request: DispatchRequest;
   /** The request method. */
   readonly method: string;
-  /** The serialised head, with the body when it was in hand. */
-  readonly bytes: Uint8Array;
+  /**
+   * The HTTP/1.1 bytes of the head, with the body when it was in hand; set
+   * by the pool when an HTTP/1.1 connection takes the exchange.
+   */
+  bytes: Uint8Array = EMPTY;
   /** A body to send after `bytes`, or `null`. */
   readonly stream: ReadableStream<Uint8Array> | null;
   /**
@@ -103,20 +110,17 @@ export class Exchange {
 
   /** Creates an exchange for one attempt of a request. */
   constructor(
-    method: string,
-    bytes: Uint8Array,
-    stream: ReadableStream<Uint8Array> | null,
-    streamLength: number | null,
+    request: DispatchRequest,
     pipelinable: boolean,
     signal: AbortSignal | undefined,
     headersTimeout: number,
     bodyTimeout: number,
     freshAfter: number,
   ) {
-    this.method = method;
-    this.bytes = bytes;
-    this.stream = stream;
-    this.streamLength = streamLength;
+    this.request = request;
+    this.method = request.method;
+    this.stream = request.body.stream;
+    this.streamLength = this.stream === null ? null : request.contentLength;
     this.pipelinable = pipelinable;
     this.signal = signal;
     this.headersTimeout = headersTimeout;

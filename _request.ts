@@ -16,6 +16,7 @@ import {
   type RequestBody,
 } from "./_body.ts";
 import type { AttemptRequest } from "./_attempts.ts";
+import { validateRequestHead } from "./_http1.ts";
 
 const encoder = new TextEncoder();
 
@@ -128,7 +129,8 @@ export function prepareRequest(
   }
   if (init !== undefined) {
     if (init.method !== undefined) {
-      method = NORMALIZED_METHODS[init.method.toLowerCase()] ?? init.method;
+      method = NORMALIZED_METHODS[init.method.toLowerCase()] ??
+        checkMethod(init.method);
     }
     if (init.headers !== undefined) headers = new Headers(init.headers);
     if (init.body !== undefined) {
@@ -190,6 +192,12 @@ export function prepareRequest(
   }
   request.body = body;
   return withFields(request);
+}
+
+/** A method that is a token (RFC 9110 §9.1), else a `TypeError`. */
+function checkMethod(method: string): string {
+  validateRequestHead({ method, target: "/", headers: [] });
+  return method;
 }
 
 /**
@@ -274,6 +282,13 @@ export function withFields(request: FetchRequest): FetchRequest {
     if (!contentType && body.contentType !== null) {
       fields.push(["content-type", body.contentType]);
     }
+    // Headers already refuses bad names and values; this also checks the
+    // method and the target, so that no transport can be made to smuggle.
+    validateRequestHead({
+      method,
+      target: request.url.pathname + request.url.search,
+      headers: fields,
+    });
     request.fields = fields;
     request.host = host;
     request.plain = false;

@@ -63,7 +63,8 @@ export {
   type FetchErrorInit,
   type FetchErrorStage,
 } from "./errors.ts";
-export type { EvictionStats, OriginStats, TlsOptions } from "./pool.ts";
+export type { EvictionStats, OriginStats } from "./pool.ts";
+export type { ConnectTarget, ProxyOption, TlsOptions } from "./options.ts";
 export type { RetryEvent, RetryOptions, RetryReason } from "./retry.ts";
 
 let defaultClient: Client | undefined;

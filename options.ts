@@ -16,7 +16,8 @@ import {
   checkObject,
   invalidOption,
 } from "./_validate.ts";
-import type { PoolSettings, TlsOptions } from "./pool.ts";
+import { parseTransportOptions } from "./_dial.ts";
+import type { PoolSettings } from "./pool.ts";
 import { type RetryOptions, RetryPolicy } from "./retry.ts";
 
 /**
@@ -157,8 +158,144 @@ export interface ClientOptions {
    * @default {{}} (3 attempts for replayable requests; no status retries)
    */
   retry?: false | RetryOptions;
-  /** TLS settings for https origins. */
+  /** TLS settings for https origins (and HTTPS proxies). */
   tls?: TlsOptions;
+  /**
+   * How to reach origins, in the shape of Deno's own
+   * `Deno.CreateHttpClientOptions["proxy"]`:
+   * - `{ url, basicAuth? }`: an `http://`, `https://`, `socks5://` (the name
+   *   is resolved here) or `socks5h://` (the proxy resolves it) proxy;
+   *   credentials may also come from the URL's userinfo, and `basicAuth`
+   *   wins over them;
+   * - `{ transport: "unix", path }`: every request goes to this Unix socket
+   *   (an absolute path); `Host` still comes from the URL;
+   * - `false`: connect directly, whatever the environment says.
+   *
+   * Unset, the environment decides, as for the built-in fetch:
+   * `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` (lower case
+   * wins); see the README for the rules. The environment is read when the
+   * client is created, and never prompts: variables this process may not
+   * read count as unset.
+   *
+   * @default {undefined} (the environment decides)
+   */
+  proxy?: ProxyOption;
+  /**
+   * Opens the byte stream to a host instead of `Deno.connect`, like Go's
+   * `DialContext`: custom DNS, happy eyeballs, SSH tunnels, in-memory
+   * transports in tests. It is given the origin's (or the proxy's) host and
+   * port and a signal that aborts at `connectTimeout`. TLS for `https:`
+   * stays ours, on top of what it returns.
+   *
+   * @default {undefined} (`Deno.connect`)
+   */
+  connect?: (target: ConnectTarget) => Promise<Deno.Conn>;
+  /**
+   * Whether every TCP socket we open gets keep-alive probes
+   * (`setKeepAlive`). They follow the system's schedule (two hours on
+   * Linux by default): they help long-lived streams on tuned hosts, not a
+   * 30-second NAT timeout, which the short `idleTimeout`, the header and
+   * body timeouts and `maxConnectionAge` guard against.
+   *
+   * @default {true}
+   */
+  tcpKeepAlive?: boolean;
+  /**
+   * Milliseconds after which a connection takes no new request and is
+   * closed once idle, so that a new connection resolves the name again
+   * (DNS-balanced services move traffic) and a silently dead path does not
+   * live forever.
+   *
+   * @default {Infinity}
+   */
+  maxConnectionAge?: number;
+}
+
+/**
+ * TLS settings of a client.
+ *
+ * @example Trust a private CA and present a client certificate
+ * ```ts ignore
+ * import { createClient, type TlsOptions } from "@pooled/fetch";
+ *
+ * const tls: TlsOptions = {
+ *   caCerts: [await Deno.readTextFile("ca.pem")],
+ *   cert: await Deno.readTextFile("client.pem"),
+ *   key: await Deno.readTextFile("client-key.pem"),
+ * };
+ * await using client = createClient({ tls });
+ * ```
+ */
+export interface TlsOptions {
+  /**
+   * PEM certificates to trust in addition to the system's root store, e.g. a
+   * private CA. They are trusted for HTTPS proxies too.
+   *
+   * @default {[]}
+   */
+  caCerts?: string[];
+  /**
+   * PEM client certificate chain for mutual TLS; requires `key`. Deno can
+   * present one only on a direct connection (see the README).
+   */
+  cert?: string;
+  /** PEM private key of the client certificate; requires `cert`. */
+  key?: string;
+}
+
+/**
+ * The `proxy` option of a client, shaped as Deno's own
+ * `Deno.CreateHttpClientOptions["proxy"]`.
+ *
+ * @example Three ways to reach origins
+ * ```ts
+ * import type { ProxyOption } from "@pooled/fetch";
+ *
+ * const corporate: ProxyOption = {
+ *   url: "http://proxy.internal:3128",
+ *   basicAuth: { username: "me", password: "secret" },
+ * };
+ * const socks: ProxyOption = { url: "socks5h://127.0.0.1:1080" };
+ * const docker: ProxyOption = { transport: "unix", path: "/var/run/docker.sock" };
+ * console.log([corporate, socks, docker].length); // 3
+ * ```
+ */
+export type ProxyOption =
+  | {
+    /** `http://`, `https://`, `socks5://` or `socks5h://` proxy URL. */
+    url: string;
+    /** Credentials; they win over those of the URL. */
+    basicAuth?: { username: string; password: string };
+  }
+  | {
+    /** Connect to a Unix socket. */
+    transport: "unix";
+    /** Absolute path of the socket. */
+    path: string;
+  }
+  | false;
+
+/**
+ * What a custom `connect` dialer is given.
+ *
+ * @example A dialer that logs, then connects as usual
+ * ```ts
+ * import type { ConnectTarget } from "@pooled/fetch";
+ *
+ * async function connect(target: ConnectTarget): Promise<Deno.Conn> {
+ *   console.log(`dialing ${target.hostname}:${target.port}`);
+ *   return await Deno.connect({ hostname: target.hostname, port: target.port, signal: target.signal });
+ * }
+ * console.log(typeof connect); // function
+ * ```
+ */
+export interface ConnectTarget {
+  /** Host name or IP address, IPv6 without brackets. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+  /** Aborts the dial (`connectTimeout`, or the connection is no longer needed). */
+  signal: AbortSignal;
 }
 
 /**
@@ -286,6 +423,7 @@ export function resolveOptions(options: ClientOptions = {}): ClientSettings {
     maxRequestsPerConnection = Infinity,
     retry = {},
     tls = {},
+    maxConnectionAge = Infinity,
   } = options;
   checkInteger("maxConnectionsPerOrigin", maxConnectionsPerOrigin, 1);
   checkInteger("pipelining", pipelining, 1);
@@ -302,6 +440,16 @@ export function resolveOptions(options: ClientOptions = {}): ClientSettings {
   checkCount("maxQueue", maxQueue, 0);
   checkDuration("queueTimeout", queueTimeout, { allowInfinity: true });
   checkCount("maxRequestsPerConnection", maxRequestsPerConnection, 1);
+  checkDuration("maxConnectionAge", maxConnectionAge, {
+    allowInfinity: true,
+  });
+  const checkedTls = checkTls(tls);
+  const transport = parseTransportOptions({
+    proxy: options.proxy,
+    connect: options.connect,
+    tcpKeepAlive: options.tcpKeepAlive,
+    tls: checkedTls,
+  });
   const policy = new RetryPolicy(retry);
   const connection: Omit<ConnectionSettings, "origin"> = {
     limits: {
@@ -322,7 +470,9 @@ export function resolveOptions(options: ClientOptions = {}): ClientSettings {
       maxQueue,
       queueTimeout,
       pipelinePenalty: 60_000,
-      tls: checkTls(tls),
+      maxConnectionAge,
+      tls: checkedTls,
+      transport,
       connection,
     },
     policy,

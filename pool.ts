@@ -29,24 +29,16 @@ import type {
   DispatchRequest,
   DispatchResult,
 } from "./_dispatch.ts";
+import {
+  dial,
+  type DialTarget,
+  type DialTlsOptions,
+  type TransportSettings,
+} from "./_dial.ts";
 import { ClientDestroyed, Exchange } from "./_exchange.ts";
-import { encodeRequest, validateRequestHead } from "./_http1.ts";
+import { Http1RequestEncoder } from "./_http1_request.ts";
+import type { ProxyEndpoint, Route } from "./_proxy_env.ts";
 import { FetchError } from "./errors.ts";
-
-/** TLS settings for https origins. */
-export interface TlsOptions {
-  /**
-   * PEM certificates to trust in addition to the system's root store, e.g. a
-   * private CA.
-   *
-   * @default {[]}
-   */
-  caCerts?: string[];
-  /** PEM client certificate chain for mutual TLS; requires `key`. */
-  cert?: string;
-  /** PEM private key of the client certificate; requires `cert`. */
-  key?: string;
-}
 
 /** Why idle connections were evicted, with counts. */
 export interface EvictionStats {
@@ -60,6 +52,8 @@ export interface EvictionStats {
   serverClosed: number;
   /** Bytes arrived on an idle connection (a 408, or garbage). */
   unsolicitedBytes: number;
+  /** Older than `maxConnectionAge`. */
+  maxConnectionAge: number;
 }
 
 /** Eviction counts, all zero. */
@@ -70,6 +64,7 @@ export function noEvictions(): EvictionStats {
     maxRequests: 0,
     serverClosed: 0,
     unsolicitedBytes: 0,
+    maxConnectionAge: 0,
   };
 }
 
@@ -77,6 +72,12 @@ export function noEvictions(): EvictionStats {
 export interface OriginStats {
   /** `scheme://host:port`. */
   origin: string;
+  /**
+   * How the origin is reached: `direct`, the proxy URL without credentials
+   * (`http://proxy:3128`), or `unix:<path>`. `direct` also when the
+   * environment names a proxy that this process may not read.
+   */
+  route: string;
   /** Connections open now (idle or busy), not counting ones connecting. */
   open: number;
   /** Open connections with nothing in flight. */
@@ -127,32 +128,19 @@ export interface PoolSettings {
   queueTimeout: number;
   /** Milliseconds pipelining stays off after an origin broke it. */
   pipelinePenalty: number;
+  /** Milliseconds after which a connection takes no new request. */
+  maxConnectionAge: number;
   /** TLS settings, for https origins. */
-  tls: TlsOptions;
+  tls: DialTlsOptions;
+  /** Routes (proxies, Unix sockets), the custom dialer, TCP keep-alive. */
+  transport: TransportSettings;
   /** Settings for each connection. */
   connection: Omit<ConnectionSettings, "origin">;
-  /** Opens a socket; replaceable for tests. */
-  connect?: (
-    target: ConnectTarget,
-    signal: AbortSignal,
-  ) => Promise<Deno.Conn>;
   /**
    * Called each time the pool becomes empty: nothing open, opening or
    * queued. Its owner may then forget it once it has stayed so.
    */
   onEmpty?: (pool: Pool) => void;
-}
-
-/** Where a pool connects. */
-export interface ConnectTarget {
-  /** Host name or IP address, without IPv6 brackets. */
-  hostname: string;
-  /** TCP port. */
-  port: number;
-  /** Whether to speak TLS. */
-  tls: boolean;
-  /** TLS settings. */
-  tlsOptions: TlsOptions;
 }
 
 /** Why a connect was abandoned when no failure is to be counted. */
@@ -166,98 +154,6 @@ const CLIENT_CLOSED = new DOMException("The client was closed", "AbortError");
 const KEEP_ALIVE_MARGIN = 1000;
 
 /**
- * Opens a TCP (and, for https, TLS) connection, abortable by `signal`.
- * ALPN offers only `http/1.1`; SNI and certificate checks use `hostname`.
- */
-export async function connectSocket(
-  target: ConnectTarget,
-  signal: AbortSignal,
-): Promise<Deno.Conn> {
-  const { hostname, port, tlsOptions } = target;
-  if (!target.tls) {
-    const tcp = await Deno.connect({ hostname, port, signal });
-    // Small requests and pipelined writes must not wait for ACKs (Nagle).
-    tcp.setNoDelay(true);
-    return tcp;
-  }
-  if (tlsOptions.cert !== undefined && tlsOptions.key !== undefined) {
-    // Client certificates need connectTls, which takes no signal: race it,
-    // and close a connection that arrives after the caller gave up.
-    const pending = Deno.connectTls({
-      hostname,
-      port,
-      caCerts: tlsOptions.caCerts,
-      alpnProtocols: ["http/1.1"],
-      cert: tlsOptions.cert,
-      key: tlsOptions.key,
-    });
-    const conn = await raceSignal(pending, signal, (late) => late.close());
-    await raceSignal(conn.handshake(), signal, () => {}).catch((error) => {
-      conn.close();
-      throw error;
-    });
-    return conn;
-  }
-  const tcp = await Deno.connect({ hostname, port, signal });
-  tcp.setNoDelay(true);
-  let tls: Deno.TlsConn;
-  try {
-    tls = await Deno.startTls(tcp, {
-      hostname,
-      caCerts: tlsOptions.caCerts,
-      alpnProtocols: ["http/1.1"],
-    });
-  } catch (error) {
-    tcp.close();
-    throw error;
-  }
-  const onAbort = () => tls.close();
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    await tls.handshake();
-  } catch (error) {
-    try {
-      tls.close();
-    } catch {
-      // Closed by the abort.
-    }
-    throw signal.aborted ? signal.reason : error;
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-  return tls;
-}
-
-function raceSignal<T>(
-  promise: Promise<T>,
-  signal: AbortSignal,
-  onLate: (value: T) => void,
-): Promise<T> {
-  if (signal.aborted) {
-    promise.then(onLate, () => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      promise.then(onLate, () => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        if (signal.aborted) onLate(value);
-        else resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-/**
  * The connections and the queue for one origin.
  *
  * @example Usage
@@ -268,8 +164,20 @@ function raceSignal<T>(
 export class Pool implements ConnectionHost, Dispatcher {
   /** `scheme://host:port`. */
   readonly origin: string;
-  #target: ConnectTarget;
+  /** The route's display string, for stats. */
+  readonly route: string;
+  #target: DialTarget;
+  #route: Route;
+  /**
+   * The proxy, when requests go to an HTTP(S) proxy in absolute-form (an
+   * `http:` origin through it): they carry its credentials, and are never
+   * pipelined, since the peer is the proxy, not the origin.
+   */
+  #forwardProxy: ProxyEndpoint | undefined;
   #settings: PoolSettings;
+  /** Connections' background tasks (relays) still running, by connection. */
+  #dialed = new WeakMap<Connection, Promise<void>>();
+  #tasks = new Set<Promise<void>>();
   #connectionSettings: ConnectionSettings;
   #conns = new Set<Connection>();
   #idle: Connection[] = [];
@@ -281,8 +189,7 @@ export class Pool implements ConnectionHost, Dispatcher {
   #closed: Promise<void> | null = null;
   #resolveClosed: (() => void) | null = null;
   #pipelineBannedUntil = 0;
-  /** Encoded plain GETs (default fields only) by URL: always the same bytes. */
-  #plainHeads = new WeakMap<URL, Uint8Array>();
+  #encoder: Http1RequestEncoder;
   /** When the pool last became empty (`Date.now()`), or 0 while in use. */
   emptySince = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -308,7 +215,18 @@ export class Pool implements ConnectionHost, Dispatcher {
     const hostname = url.hostname.startsWith("[")
       ? url.hostname.slice(1, -1)
       : url.hostname;
-    this.#target = { hostname, port, tls, tlsOptions: settings.tls };
+    this.#target = { protocol: url.protocol, hostname, port };
+    this.#route = settings.transport.router.routeFor(url);
+    this.route = this.#route.display;
+    const proxy = this.#route.kind === "proxy" ? this.#route.proxy : undefined;
+    if (
+      !tls && proxy !== undefined &&
+      (proxy.protocol === "http" || proxy.protocol === "https")
+    ) {
+      this.#forwardProxy = proxy;
+      settings = { ...settings, pipelining: 1 };
+    }
+    this.#encoder = new Http1RequestEncoder(this.#forwardProxy);
     this.#settings = settings;
     this.#connectionSettings = {
       ...settings.connection,
@@ -336,18 +254,8 @@ export class Pool implements ConnectionHost, Dispatcher {
     options: DispatchOptions,
   ): Promise<DispatchResult> {
     if (this.#closing) return Promise.reject(this.#closedError());
-    let bytes: Uint8Array;
-    try {
-      bytes = this.#encode(request);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const { body } = request;
     const exchange = new Exchange(
-      request.method,
-      bytes,
-      body.stream,
-      body.stream === null ? null : request.contentLength,
+      request,
       options.pipelinable,
       options.signal,
       options.headersTimeout,
@@ -375,36 +283,6 @@ export class Pool implements ConnectionHost, Dispatcher {
     this.#enqueue(exchange);
     this.#drain();
     return exchange.promise;
-  }
-
-  /**
-   * The request's HTTP/1.1 bytes: Host first, the fields, then the framing;
-   * the body too when it is in hand. A plain GET is encoded once per URL.
-   */
-  #encode(request: DispatchRequest): Uint8Array {
-    const cacheable = request.plain && request.method === "GET";
-    if (cacheable) {
-      const cached = this.#plainHeads.get(request.url);
-      if (cached !== undefined) return cached;
-    }
-    const { method, url, body, contentLength } = request;
-    const target = url.pathname + url.search;
-    validateRequestHead({ method, target, headers: request.fields });
-    const headers: (readonly [string, string])[] = [[
-      "host",
-      request.host ?? url.host,
-    ]];
-    for (const field of request.fields) {
-      headers.push(field);
-    }
-    if (contentLength !== null) {
-      headers.push(["content-length", String(contentLength)]);
-    } else if (body.stream !== null) {
-      headers.push(["transfer-encoding", "chunked"]);
-    }
-    const bytes = encodeRequest({ method, target, headers }, body.bytes);
-    if (cacheable) this.#plainHeads.set(url, bytes);
-    return bytes;
   }
 
   #closedError(): FetchError {
@@ -521,6 +399,7 @@ export class Pool implements ConnectionHost, Dispatcher {
     this.#stats.requestsSent++;
     if (conn.requests > 0) this.#stats.requestsOnReusedConnections++;
     if (conn.inFlight > 0) this.#stats.requestsPipelined++;
+    exchange.bytes = this.#encoder.encode(exchange.request);
     conn.send(exchange);
   }
 
@@ -559,10 +438,12 @@ export class Pool implements ConnectionHost, Dispatcher {
   ): Connection | null {
     if (
       this.#settings.pipelining <= 1 || !exchange.pipelinable ||
-      exchange.stream !== null || Date.now() < this.#pipelineBannedUntil
+      exchange.stream !== null
     ) {
       return null;
     }
+    const now = Date.now();
+    if (now < this.#pipelineBannedUntil) return null;
     if (
       onlyWhenFull &&
       this.#conns.size + this.#connecting.size < this.#settings.maxConnections
@@ -574,7 +455,7 @@ export class Pool implements ConnectionHost, Dispatcher {
       const inFlight = conn.inFlight;
       if (
         inFlight > 0 && inFlight < this.#settings.pipelining &&
-        conn.canPipeline
+        conn.canPipeline && !this.#tooOld(conn, now)
       ) {
         // A connection about to write takes the request into that same
         // write; otherwise the least loaded one.
@@ -587,20 +468,31 @@ export class Pool implements ConnectionHost, Dispatcher {
 
   /** When an idle connection expires (`Date.now()` time). */
   #expiry(conn: Connection): number {
-    const idleAt = conn.idleSince + this.#settings.idleTimeout;
-    if (conn.keepAliveTimeout === undefined) return idleAt;
-    return Math.min(
-      idleAt,
-      conn.idleSince + conn.keepAliveTimeout - KEEP_ALIVE_MARGIN,
-    );
+    let due = conn.idleSince + this.#settings.idleTimeout;
+    if (conn.keepAliveTimeout !== undefined) {
+      due = Math.min(
+        due,
+        conn.idleSince + conn.keepAliveTimeout - KEEP_ALIVE_MARGIN,
+      );
+    }
+    return Math.min(due, conn.openedAt + this.#settings.maxConnectionAge);
   }
 
   /** Which limit expired an idle connection. */
   #expiryReason(conn: Connection): CloseReason {
+    if (this.#tooOld(conn, Date.now())) return "max-age";
     return conn.keepAliveTimeout !== undefined &&
         conn.keepAliveTimeout - KEEP_ALIVE_MARGIN < this.#settings.idleTimeout
       ? "keep-alive-timeout"
       : "idle-timeout";
+  }
+
+  /**
+   * Whether `conn` is older than `maxConnectionAge`: it takes no new
+   * request, so that a new connection resolves the name again.
+   */
+  #tooOld(conn: Connection, now: number): boolean {
+    return now - conn.openedAt >= this.#settings.maxConnectionAge;
   }
 
   #evict(conn: Connection, reason: CloseReason): void {
@@ -618,17 +510,29 @@ export class Pool implements ConnectionHost, Dispatcher {
         ),
       );
     }, this.#settings.connectTimeout);
-    const connect = this.#settings.connect ?? connectSocket;
-    connect(this.#target, controller.signal).then(
-      (socket) => {
+    const { transport, tls, connection } = this.#settings;
+    dial(this.#target, {
+      route: this.#route,
+      signal: controller.signal,
+      tls,
+      tcpKeepAlive: transport.tcpKeepAlive,
+      connect: transport.connect,
+      maxHeaderSize: connection.limits.maxHeaderSize,
+    }).then(
+      (dialed) => {
         clearTimeout(timeout);
         this.#connecting.delete(controller);
+        this.#track(dialed.closed);
         if (controller.signal.aborted) {
-          socket.close();
+          dialed.conn.close();
           this.#drain();
           return;
         }
-        const conn = Connection.open(socket, this.#connectionSettings, this);
+        const conn = Connection.open(
+          dialed.conn,
+          this.#connectionSettings,
+          this,
+        );
         this.#conns.add(conn);
         this.#stats.connectionsOpened++;
         this.#idle.push(conn);
@@ -646,6 +550,15 @@ export class Pool implements ConnectionHost, Dispatcher {
     );
   }
 
+  /**
+   * Keeps a connection's background task (a relay's pump) until it ends,
+   * so that `close()` resolves only once nothing of ours runs.
+   */
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+
   /** Fails the request that waited longest, the one the connection was for. */
   #connectFailed(error: unknown): void {
     if (this.#queueLength > this.#connecting.size) {
@@ -659,6 +572,11 @@ export class Pool implements ConnectionHost, Dispatcher {
 
   /** A connection finished a response and can take more. */
   released(conn: Connection): void {
+    if (this.#tooOld(conn, Date.now())) {
+      conn.close("max-age");
+      if (this.#queueLength > 0) this.#drain();
+      return;
+    }
     if (conn.inFlight === 0) {
       this.#idle.push(conn);
       this.#drain();
@@ -695,6 +613,9 @@ export class Pool implements ConnectionHost, Dispatcher {
         break;
       case "unsolicited-bytes":
         evictions.unsolicitedBytes++;
+        break;
+      case "max-age":
+        evictions.maxConnectionAge++;
         break;
     }
     if (pipelineFailed && this.#settings.pipelining > 1) {
@@ -782,8 +703,12 @@ export class Pool implements ConnectionHost, Dispatcher {
     }
     if (this.#conns.size === 0 && this.#connecting.size === 0) {
       this.#disarmIdleTimer();
-      this.#resolveClosed?.();
+      const resolve = this.#resolveClosed;
       this.#resolveClosed = null;
+      if (resolve !== null) {
+        // Relays stop once their connection closed: wait for them too.
+        Promise.all(this.#tasks).then(() => resolve());
+      }
     }
   }
 
@@ -823,6 +748,7 @@ export class Pool implements ConnectionHost, Dispatcher {
     const s = this.#stats;
     return {
       origin: this.origin,
+      route: this.route,
       open: this.#conns.size,
       idle,
       busy,
@@ -844,34 +770,17 @@ export class Pool implements ConnectionHost, Dispatcher {
   }
 }
 
-/** The failure of a request whose connection could not be opened. */
+/**
+ * The failure of a request whose connection could not be opened. `dial()`
+ * classifies its own failures; anything else (a reason it passed through)
+ * is a plain connect failure.
+ */
 function connectFailure(error: unknown, origin: string): FetchError {
   if (error instanceof FetchError) return error;
-  let code: FetchError["code"] = "CONNECT_FAILED";
-  let what: string;
-  if (error instanceof Deno.errors.ConnectionRefused) {
-    what = "connection refused";
-  } else if (error instanceof Deno.errors.InvalidData) {
-    // rustls reports certificate problems as InvalidData from the handshake.
-    code = "TLS_FAILED";
-    if (error.message.includes("UnknownIssuer")) {
-      what =
-        `TLS certificate is not trusted (${error.message}): pass the issuing CA in 'tls.caCerts'`;
-    } else if (error.message.includes("not valid for name")) {
-      what = `TLS certificate does not match the host name (${error.message})`;
-    } else {
-      what = `TLS handshake failed (${error.message})`;
-    }
-  } else if (error instanceof DOMException && error.name === "TimeoutError") {
-    code = "CONNECT_TIMEOUT";
-    what = error.message;
-  } else {
-    what = error instanceof Error ? error.message : String(error);
-  }
-  return new FetchError(`could not connect (${what})`, {
-    stage: "connect",
-    code,
-    origin,
-    cause: error,
-  });
+  return new FetchError(
+    `could not connect (${
+      error instanceof Error ? error.message : String(error)
+    })`,
+    { stage: "connect", code: "CONNECT_FAILED", origin, cause: error },
+  );
 }

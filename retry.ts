@@ -323,13 +323,13 @@ export function isIdempotentMethod(method: string): boolean {
 }
 
 /**
- * Whether a failure says a proxy could not reach the origin but may later
- * (CONNECT answered 502, 503 or 504): set by the dialer on the error.
+ * Whether a proxy failure says the proxy could not reach the origin but may
+ * later (CONNECT answered 502, 503 or 504; a SOCKS server's transient
+ * replies): the dialer marks its cause `retryable`.
  */
 export function isProxyOverload(error: FetchError): boolean {
-  if (error.code !== "PROXY_FAILED") return false;
-  const status = (error as { proxyStatus?: number }).proxyStatus;
-  return status === 502 || status === 503 || status === 504;
+  return error.code === "PROXY_FAILED" &&
+    (error.cause as { retryable?: unknown } | undefined)?.retryable === true;
 }
 
 /**
@@ -546,7 +546,10 @@ export class RetryPolicy {
       case "unsent": {
         if (attempt >= this.#neverWrittenAttempts) return null;
         if (!request.bodyReplayable) return null;
-        if (isProxyOverload(error)) {
+        if (error.code === "PROXY_FAILED") {
+          // A refusal (403, a SOCKS rule) stays a refusal; only a proxy
+          // that says it is struggling is asked again, and not in a storm.
+          if (!isProxyOverload(error)) return null;
           if (!budget.tryWithdraw()) return null;
           return {
             reason: "connect",

@@ -12,11 +12,14 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
+import { delay } from "@std/async/delay";
 import { createClient, FetchError } from "../mod.ts";
 import { NO_BODY } from "../_body.ts";
 import type { DispatchRequest } from "../_dispatch.ts";
 import { DEFAULT_PARSER_LIMITS } from "../_http1.ts";
-import { type ConnectTarget, Pool, type PoolSettings } from "../pool.ts";
+import { Pool, type PoolSettings } from "../pool.ts";
+import type { ConnectTarget } from "../options.ts";
+import { proxyRouter } from "../_proxy_env.ts";
 import {
   fetchTexts,
   keepAliveHandler,
@@ -25,7 +28,6 @@ import {
   rawServer,
   response,
   runWithMod,
-  sleep,
   waitFor,
 } from "./_servers.ts";
 
@@ -54,7 +56,7 @@ Deno.test("Pool never opens more than maxConnectionsPerOrigin and completes ever
     peak = Math.max(peak, open);
     try {
       await keepAliveHandler(async (req) => {
-        await sleep(2);
+        await delay(2);
         return response(req.target);
       })(conn);
     } finally {
@@ -78,7 +80,7 @@ Deno.test("Pool never opens more than maxConnectionsPerOrigin and completes ever
 function slowServer(ms: number): RawServer {
   return rawServer(async (conn) => {
     await conn.readRequest();
-    await sleep(ms);
+    await delay(ms);
     await conn.write(response("slow"));
     await conn.waitForClose(2000);
   });
@@ -193,7 +195,7 @@ Deno.test("Pool discards an idle connection that received unsolicited bytes (a 4
     if (req === null) return;
     await conn.write(response("first"));
     if (conn.id === 1) {
-      await sleep(30);
+      await delay(30);
       await conn.write(
         "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
       );
@@ -229,7 +231,7 @@ Deno.test("Pool gives back the connection of an unread chunked body that fits th
       await conn.write(
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n",
       );
-      await sleep(5);
+      await delay(5);
       await conn.write("4\r\nefgh\r\n0\r\n\r\n");
     }
   });
@@ -296,7 +298,7 @@ Deno.test("Pool keeps origins apart: a stalled origin never delays another", asy
 });
 
 function poolSettings(
-  connect: (target: ConnectTarget, signal: AbortSignal) => Promise<Deno.Conn>,
+  connect: (target: ConnectTarget) => Promise<Deno.Conn>,
   overrides: Partial<PoolSettings> = {},
 ): PoolSettings {
   return {
@@ -307,13 +309,14 @@ function poolSettings(
     maxQueue: Infinity,
     queueTimeout: Infinity,
     pipelinePenalty: 60_000,
+    maxConnectionAge: Infinity,
     tls: {},
+    transport: { router: proxyRouter(false), connect, tcpKeepAlive: true },
     connection: {
       limits: DEFAULT_PARSER_LIMITS,
       readAhead: 65536,
       maxRequests: Infinity,
     },
-    connect,
     ...overrides,
   };
 }
@@ -344,7 +347,7 @@ Deno.test("Pool bounds connecting by connectTimeout, failing only the request th
   let attempts = 0;
   const pool = new Pool(
     new URL(server.origin),
-    poolSettings((target, signal) => {
+    poolSettings(({ hostname, port, signal }) => {
       attempts++;
       if (attempts === 1) {
         // A connect that never completes until the pool gives up on it.
@@ -354,11 +357,7 @@ Deno.test("Pool bounds connecting by connectTimeout, failing only the request th
           });
         });
       }
-      return Deno.connect({
-        hostname: target.hostname,
-        port: target.port,
-        signal,
-      });
+      return Deno.connect({ hostname, port, signal });
     }),
   );
   const first = get(pool, server.origin, "/1");
@@ -375,12 +374,12 @@ Deno.test("Pool bounds connecting by connectTimeout, failing only the request th
 
 Deno.test("Client.close() rejects new requests, lets in-flight ones finish and closes every socket", async () => {
   await using server = rawServer(keepAliveHandler(async () => {
-    await sleep(50);
+    await delay(50);
     return response("done");
   }));
   const client = createClient({ maxConnectionsPerOrigin: 2 });
   const inflight = Array.from({ length: 4 }, () => client.fetch(server.origin));
-  await sleep(10);
+  await delay(10);
   const closing = client.close();
   await assertRejects(
     () => client.fetch(server.origin),
@@ -446,13 +445,13 @@ Deno.test("Client forgets an origin whose pool stayed empty for idleTimeout, and
 
 Deno.test("Client keeps an origin whose pool is in use, however long", async () => {
   await using server = rawServer(keepAliveHandler(async () => {
-    await sleep(150);
+    await delay(150);
     return response("slow");
   }));
   await using other = rawServer(keepAliveHandler(() => response("ok")));
   await using client = createClient({ idleTimeout: 20 });
   const slow = client.fetch(server.origin);
-  await sleep(60);
+  await delay(60);
   // Meeting a new origin runs the forgetting; the busy one stays.
   await (await client.fetch(other.origin)).text();
   assertEquals(await (await slow).text(), "slow");

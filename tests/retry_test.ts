@@ -313,37 +313,28 @@ Deno.test("RetryPolicy.onError() never retries a failure that sending again cann
   }
 });
 
-Deno.test("RetryPolicy.onError() backs off and draws on the budget when a proxy says it is overloaded", () => {
+Deno.test("RetryPolicy.onError() backs off and draws on the budget when a proxy says it is overloaded, and never asks a refusing one again", () => {
   const policy = new RetryPolicy({ random: () => 0 });
-  const overloaded = Object.assign(
-    new FetchError("CONNECT answered 503", {
+  const proxyFailure = (retryable: boolean) =>
+    new FetchError("the proxy answered CONNECT", {
       stage: "connect",
       code: "PROXY_FAILED",
       origin: ORIGIN,
-    }),
-    { proxyStatus: 503 },
-  );
+      cause: Object.assign(new Error("refused"), { retryable }),
+    });
   const budget = ample();
   assertEquals(
-    policy.onError(request("POST"), 1, overloaded, budget),
+    policy.onError(request("POST"), 1, proxyFailure(true), budget),
     { reason: "connect", delay: 100, freshConnection: false },
   );
   assertEquals(budget.withdrawn, 1);
   assertStrictEquals(
-    policy.onError(request("POST"), 1, overloaded, empty()),
+    policy.onError(request("POST"), 1, proxyFailure(true), empty()),
     null,
   );
-  const refused = Object.assign(
-    new FetchError("CONNECT answered 403", {
-      stage: "connect",
-      code: "PROXY_FAILED",
-      origin: ORIGIN,
-    }),
-    { proxyStatus: 403 },
-  );
-  assertEquals(
-    policy.onError(request(), 1, refused, ample())?.delay,
-    0,
+  assertStrictEquals(
+    policy.onError(request(), 1, proxyFailure(false), ample()),
+    null,
   );
 });
 
