@@ -21,7 +21,12 @@ import {
 import { Deadline, type DeadlineKind } from "./_deadline.ts";
 import { concat, RequestWriter, type WriterHost } from "./_request_writer.ts";
 import { FetchError, type FetchErrorCode, HttpParseError } from "./errors.ts";
-import { type Exchange, exchangeFailure, Phase } from "./_exchange.ts";
+import {
+  type Exchange,
+  exchangeFailure,
+  nextConnectionId,
+  Phase,
+} from "./_exchange.ts";
 
 /** Why a connection was closed; counted in the pool's stats. */
 export type CloseReason =
@@ -70,15 +75,8 @@ const EMPTY = new Uint8Array(0);
  * {@linkcode Connection.close}.
  */
 export class Connection {
-  static #lastId = 0;
-
-  /** The id of the connection opened last, process-wide. */
-  static get lastId(): number {
-    return Connection.#lastId;
-  }
-
   /** Increasing, process-wide: a larger id is a newer connection. */
-  readonly id: number = ++Connection.#lastId;
+  readonly id: number = nextConnectionId();
   /** Requests assigned to this connection so far. */
   requests = 0;
   /** Responses completed on this connection so far. */
@@ -518,7 +516,7 @@ export class Connection {
       size: (chunk) => chunk.byteLength,
     });
     this.#deadline.set(cur.bodyTimeout, "body");
-    cur.deliver(cur.head!, stream);
+    cur.deliver(cur.head!, protocolOf(cur.head!), stream);
   }
 
   #enqueue(cur: Exchange, chunk: Uint8Array): void {
@@ -595,7 +593,11 @@ export class Connection {
     const head = cur.head!;
     if (head.keepAlive && head.minorVersion >= 1) this.#pipelineReady = true;
     if (!delivered) {
-      cur.deliver(head, body ?? (head.framing === "none" ? null : EMPTY));
+      cur.deliver(
+        head,
+        protocolOf(head),
+        body ?? (head.framing === "none" ? null : EMPTY),
+      );
     }
     if (this.#holTimer !== undefined) {
       clearTimeout(this.#holTimer);
@@ -737,4 +739,9 @@ export class Connection {
     );
     return exchangeFailure(exchange, first, origin, cause, code);
   }
+}
+
+/** `"1.0"` or `"1.1"`, as the status line said. */
+function protocolOf(head: ResponseHead): string {
+  return head.minorVersion === 0 ? "1.0" : "1.1";
 }

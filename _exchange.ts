@@ -36,6 +36,34 @@ export const enum Phase {
 
 const EMPTY = new Uint8Array(0);
 
+/** What any protocol's response head tells the fetch layer. */
+export interface ResponseMeta {
+  /** The final status. */
+  status: number;
+  /** The reason phrase, or `""`. */
+  statusText: string;
+  /** Header fields in the order received. */
+  headers: [string, string][];
+  /** The `Content-Encoding` field value, if any. */
+  contentEncoding: string | undefined;
+}
+
+let lastConnectionId = 0;
+
+/**
+ * A new connection id: increasing and process-wide, shared by HTTP/1.1
+ * connections and HTTP/2 sessions, so that "a connection opened after this
+ * one" means the same for both (see {@linkcode Exchange.freshAfter}).
+ */
+export function nextConnectionId(): number {
+  return ++lastConnectionId;
+}
+
+/** The id of the connection opened last. */
+export function lastConnectionIdGiven(): number {
+  return lastConnectionId;
+}
+
 /** Settles an exchange that the pool or a connection gives up on. */
 export type AbortHandler = () => void;
 
@@ -146,8 +174,12 @@ export class Exchange {
     return this.phase === Phase.Done;
   }
 
-  /** Hands over the response. */
-  deliver(head: ResponseHead, body: DispatchResult["body"]): void {
+  /** Hands over the response: its head, protocol version and body. */
+  deliver(
+    head: ResponseMeta,
+    protocol: string,
+    body: DispatchResult["body"],
+  ): void {
     this.#resolve({
       status: head.status,
       statusText: head.statusText,
@@ -155,7 +187,7 @@ export class Exchange {
       contentEncoding: head.contentEncoding,
       body,
       reused: this.reused,
-      protocol: head.minorVersion === 0 ? "1.0" : "1.1",
+      protocol,
       pipelinedAhead: this.ahead,
       queueWait: this.queueWait,
     });

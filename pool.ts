@@ -35,7 +35,11 @@ import {
   type DialTlsOptions,
   type TransportSettings,
 } from "./_dial.ts";
-import { ClientDestroyed, Exchange } from "./_exchange.ts";
+import {
+  ClientDestroyed,
+  Exchange,
+  lastConnectionIdGiven,
+} from "./_exchange.ts";
 import { Http1RequestEncoder } from "./_http1_request.ts";
 import type { ProxyEndpoint, Route } from "./_proxy_env.ts";
 import { FetchError } from "./errors.ts";
@@ -260,7 +264,7 @@ export class Pool implements ConnectionHost, Dispatcher {
       options.signal,
       options.headersTimeout,
       options.bodyTimeout,
-      options.freshConnection ? Connection.lastId : -1,
+      options.freshConnection ? lastConnectionIdGiven() : -1,
     );
     this.emptySince = 0;
     if (this.#queueLength === 0 && exchange.freshAfter === -1) {
