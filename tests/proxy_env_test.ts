@@ -732,6 +732,22 @@ interface ChildRun {
 }
 
 /**
+ * The child's whole environment: `childEnv` over PATH and HOME alone, so
+ * that nothing of ours leaks in (CI sets DENO_NO_PROMPT, which would hide
+ * the prompt the control child must show).
+ */
+function childEnvironment(
+  childEnv: Record<string, string>,
+): Record<string, string> {
+  const keep: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "DENO_DIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) keep[name] = value;
+  }
+  return { ...keep, ...childEnv, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+}
+
+/**
  * Runs `deno run <flags> <module>` (on a terminal made by `script`, where
  * Deno prompts for a missing permission, when `script` is installed) and
  * stops it as soon as it prompts.
@@ -756,14 +772,16 @@ async function runChild(
         [Deno.execPath(), ...args].map(quote).join(" "),
         "/dev/null",
       ],
-      env: { ...childEnv, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      env: childEnvironment(childEnv),
+      clearEnv: true,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     })
     : new Deno.Command(Deno.execPath(), {
       args,
-      env: { ...childEnv, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      env: childEnvironment(childEnv),
+      clearEnv: true,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
