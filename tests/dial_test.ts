@@ -1268,7 +1268,16 @@ async function runChild(
     `data:application/typescript;base64,${btoa(code)}`,
   ];
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const env = { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
+  // Only PATH, HOME and DENO_DIR of ours: CI sets DENO_NO_PROMPT, which
+  // would make "never prompts" true whatever the code does.
+  const env: Record<string, string> = {
+    NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
+  };
+  for (const name of ["PATH", "HOME", "DENO_DIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
   const child = (SCRIPT
     ? new Deno.Command("script", {
       args: [
@@ -1277,6 +1286,7 @@ async function runChild(
         "/dev/null",
       ],
       env,
+      clearEnv: true,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -1284,6 +1294,7 @@ async function runChild(
     : new Deno.Command(Deno.execPath(), {
       args,
       env,
+      clearEnv: true,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
