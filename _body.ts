@@ -269,7 +269,10 @@ export async function collectBody(
       const { done, value } = await read;
       if (done) {
         reader.releaseLock();
-        return bytesBody(join(chunks, size), null);
+        return bytesBody(
+          chunks.length === 1 ? chunks[0] : concat(chunks),
+          null,
+        );
       }
       chunks.push(value);
       size += value.byteLength;
@@ -324,9 +327,12 @@ function streamedBody(
   return { bytes: null, stream, contentType: null, replayable: false };
 }
 
-function join(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
+/** Concatenates byte arrays into one new array (a single one is copied). */
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0].slice();
+  let length = 0;
+  for (const chunk of chunks) length += chunk.byteLength;
+  const out = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
     out.set(chunk, offset);

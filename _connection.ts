@@ -19,7 +19,8 @@ import {
   type ResponseHead,
 } from "./_http1.ts";
 import { Deadline, type DeadlineKind } from "./_deadline.ts";
-import { concat, RequestWriter, type WriterHost } from "./_request_writer.ts";
+import { concat } from "./_body.ts";
+import { RequestWriter, type WriterHost } from "./_request_writer.ts";
 import { FetchError, type FetchErrorCode, HttpParseError } from "./errors.ts";
 import {
   type Exchange,

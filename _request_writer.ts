@@ -9,7 +9,7 @@
  * @module
  */
 
-import { pumpBody } from "./_body.ts";
+import { concat, pumpBody } from "./_body.ts";
 import type { Exchange } from "./_exchange.ts";
 import { encodeChunk, lastChunk } from "./_http1.ts";
 
@@ -153,18 +153,4 @@ export class RequestWriter {
       written += await this.#conn.write(data.subarray(written));
     }
   }
-}
-
-/** Concatenates byte arrays into one new array. */
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0].slice();
-  let length = 0;
-  for (const chunk of chunks) length += chunk.byteLength;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }

@@ -24,7 +24,7 @@ import {
   type RequestHead,
   validateRequestHead,
 } from "../_http1.ts";
-import { concat } from "../_request_writer.ts";
+import { concat } from "../_body.ts";
 import { ServerProcess } from "./_server_process.ts";
 
 const server = await ServerProcess.start(false);

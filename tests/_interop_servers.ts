@@ -20,6 +20,7 @@
 
 import { deadline } from "@std/async/deadline";
 import { delay } from "@std/async/delay";
+import { removeTempTree, writeTempTree } from "./_temp_tree.ts";
 
 /** A server under test. */
 export interface InteropServer extends AsyncDisposable {
@@ -611,7 +612,7 @@ export async function startNginx(
   }
   // The tests run without --allow-write: a child process with its own
   // permissions makes the directory (and removes it).
-  const dir = await writeTempTree(files);
+  const dir = await writeTempTree(files, { prefix: "pooled_fetch_nginx_" });
   const root = `${dir}/www`;
   const tempPaths = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
     .map((name) => `${name}_temp_path ${dir}/${name};`).join("\n  ");
@@ -660,7 +661,7 @@ http {
   }
 }
 `;
-    await writeTempTree({ "nginx.conf": config }, dir);
+    await writeTempTree({ "nginx.conf": config }, { dir });
     const child = new Deno.Command(nginx, {
       args: ["-c", `${dir}/nginx.conf`, "-p", dir, "-e", `${dir}/error.log`],
       stdin: "null",
@@ -737,59 +738,4 @@ http {
   }
   await removeTempTree(dir);
   throw lastError;
-}
-
-const WRITE_TREE = `
-const { dir: given, files } = JSON.parse(await new Response(Deno.stdin.readable).text());
-const dir = given ?? await Deno.makeTempDir({ prefix: "pooled_fetch_nginx_" });
-for (const [path, text] of Object.entries(files)) {
-  const full = dir + "/" + path;
-  await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
-  await Deno.writeTextFile(full, text);
-}
-console.log(dir);
-`;
-
-/**
- * Writes `files` (relative path to text) into `dir`, or into a new temporary
- * directory, from a child `deno eval`, and returns the directory.
- */
-async function writeTempTree(
-  files: Record<string, string>,
-  dir?: string,
-): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--quiet", WRITE_TREE],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(JSON.stringify({ dir, files })));
-  await writer.close();
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(
-      `Could not write the nginx files: ${
-        new TextDecoder().decode(out.stderr)
-      }`,
-    );
-  }
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
-/** Removes a directory made by {@linkcode writeTempTree}. */
-async function removeTempTree(dir: string): Promise<void> {
-  await new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      "--quiet",
-      `await Deno.remove(${JSON.stringify(dir)}, { recursive: true })`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    env: { DENO_NO_UPDATE_CHECK: "1" },
-  }).output();
 }

@@ -13,6 +13,7 @@
  */
 
 import { PEM } from "./_tls_servers.ts";
+import { removeTempTree, writeTempTree } from "./_temp_tree.ts";
 
 /** A proxy process under test. */
 export interface ProxyProcess extends AsyncDisposable {
@@ -78,61 +79,6 @@ export function freePort(): number {
   return port;
 }
 
-const WRITE_FILES = `
-const { files, mode } = JSON.parse(await new Response(Deno.stdin.readable).text());
-const dir = await Deno.makeTempDir({ prefix: "pooled_fetch_proxy_" });
-// Proxies drop privileges (squid runs as 'proxy'): let them read and write.
-await Deno.chmod(dir, 0o777);
-for (const [name, text] of Object.entries(files)) {
-  await Deno.writeTextFile(dir + "/" + name, text.replaceAll("$DIR", dir));
-  await Deno.chmod(dir + "/" + name, mode);
-}
-console.log(dir);
-`;
-
-/**
- * Writes `files` into a new temporary directory, from a child process;
- * `$DIR` in their text becomes the directory.
- */
-async function writeFiles(files: Record<string, string>): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--quiet", WRITE_FILES],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(
-    new TextEncoder().encode(JSON.stringify({ files, mode: 0o644 })),
-  );
-  await writer.close();
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(
-      `Could not write the proxy's files: ${
-        new TextDecoder().decode(out.stderr)
-      }`,
-    );
-  }
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
-/** Removes a directory made by {@linkcode writeFiles}, from a child process. */
-async function removeDir(dir: string): Promise<void> {
-  await new Deno.Command(Deno.execPath(), {
-    args: [
-      "eval",
-      "--quiet",
-      `await Deno.remove(${JSON.stringify(dir)}, { recursive: true })`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    env: { DENO_NO_UPDATE_CHECK: "1" },
-  }).output();
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -169,7 +115,10 @@ async function startProcess(
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = freePort();
-    const dir = await writeFiles(files(port));
+    const dir = await writeTempTree(files(port), {
+      prefix: "pooled_fetch_proxy_",
+      shared: true,
+    });
     const child = new Deno.Command(binary, {
       args: args(dir, port).map((a) => a.replaceAll("$DIR", dir)),
       stdin: "null",
@@ -197,7 +146,7 @@ async function startProcess(
         await child.status;
         clearTimeout(killer);
         await Promise.all([stdout.done, stderr.done]);
-        await removeDir(dir);
+        await removeTempTree(dir);
       })();
       return stopped;
     };

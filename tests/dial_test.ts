@@ -41,6 +41,7 @@ import {
   tlsRawServer,
 } from "./_tls_servers.ts";
 import { scriptedSocks5 } from "./_proxy_servers.ts";
+import { runPromptable } from "./_prompt_child.ts";
 
 const SECRET = "s3cret-Pw";
 const TRUST = { caCerts: [PEM.ca] };
@@ -1237,94 +1238,6 @@ Deno.test("openRelay() passes the far end's close on to our end", async () => {
 
 // ---- child processes: Unix sockets, permissions --------------------------------
 
-/** Whether `script` can give a child a terminal, where Deno would prompt. */
-const SCRIPT = (() => {
-  try {
-    return new Deno.Command("script", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
-/**
- * Runs TypeScript `code` with `deno run <flags>` (on a terminal made by
- * `script` when installed, where Deno prompts for a missing permission) and
- * stops it as soon as it prompts, or after 30 s.
- */
-async function runChild(
-  flags: string[],
-  code: string,
-): Promise<{ output: string; prompted: boolean; success: boolean }> {
-  const args = [
-    "run",
-    "--no-config",
-    "--no-lock",
-    ...flags,
-    `data:application/typescript;base64,${btoa(code)}`,
-  ];
-  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  // Only PATH, HOME and DENO_DIR of ours: CI sets DENO_NO_PROMPT, which
-  // would make "never prompts" true whatever the code does.
-  const env: Record<string, string> = {
-    NO_COLOR: "1",
-    DENO_NO_UPDATE_CHECK: "1",
-  };
-  for (const name of ["PATH", "HOME", "DENO_DIR"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  const child = (SCRIPT
-    ? new Deno.Command("script", {
-      args: [
-        "-qec",
-        [Deno.execPath(), ...args].map(quote).join(" "),
-        "/dev/null",
-      ],
-      env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    })
-    : new Deno.Command(Deno.execPath(), {
-      args,
-      env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    })).spawn();
-  let output = "";
-  let prompted = false;
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-    // Bounded by the child: the pipe ends when it exits.
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      output += value;
-      if (!prompted && /Deno requests|Allow\?/.test(output)) {
-        prompted = true;
-        child.kill("SIGKILL");
-      }
-    }
-  };
-  const killer = setTimeout(() => {
-    output += "\n<killed after 30 s>";
-    child.kill("SIGKILL");
-  }, 30_000);
-  await Promise.all([read(child.stdout), read(child.stderr)]);
-  const status = await child.status;
-  clearTimeout(killer);
-  await child.stdin.close().catch(() => {});
-  return { output, prompted, success: status.success };
-}
-
 function resultOf(output: string): unknown {
   const line = output.split(/\r?\n/).find((l) => l.startsWith("RESULT "));
   assert(line !== undefined, `no result in: ${output}`);
@@ -1338,7 +1251,7 @@ const PROXY_ENV_MODULE = new URL("../_proxy_env.ts", import.meta.url).href;
 Deno.test("dial() without permission for 127.0.0.1 refuses the relay clearly, and never prompts", async () => {
   const o = origins();
   try {
-    const run = await runChild(
+    const run = await runPromptable(
       ["--allow-net=localhost"],
       `
 import { dial } from ${JSON.stringify(DIAL_MODULE)};
@@ -1369,7 +1282,7 @@ try {
 Deno.test("dial() through the relay leaves an unref'd idle connection that does not keep the process alive", async () => {
   const o = origins();
   try {
-    const run = await runChild(
+    const run = await runPromptable(
       ["--allow-net=127.0.0.1", "--allow-read"],
       `
 import { dial } from ${JSON.stringify(DIAL_MODULE)};

@@ -24,6 +24,11 @@ import {
   type Route,
 } from "../_proxy_env.ts";
 import { parseTransportOptions } from "../_dial.ts";
+import {
+  HAS_TERMINAL,
+  type PromptableRun,
+  runPromptable,
+} from "./_prompt_child.ts";
 
 const SECRET = "s3cret-Pw";
 
@@ -710,105 +715,7 @@ Deno.test("parseTransportOptions() checks connect, tcpKeepAlive and tls.cert wit
 
 // ---- a process without env permission --------------------------------------
 
-/** Whether `script` can give a child a terminal, where Deno would prompt. */
-const SCRIPT = (() => {
-  try {
-    return new Deno.Command("script", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
 /** What a child process printed, and whether it asked for a permission. */
-interface ChildRun {
-  output: string;
-  prompted: boolean;
-  success: boolean;
-}
-
-/**
- * The child's whole environment: `childEnv` over PATH and HOME alone, so
- * that nothing of ours leaks in (CI sets DENO_NO_PROMPT, which would hide
- * the prompt the control child must show).
- */
-function childEnvironment(
-  childEnv: Record<string, string>,
-): Record<string, string> {
-  const keep: Record<string, string> = {};
-  for (const name of ["PATH", "HOME", "DENO_DIR"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) keep[name] = value;
-  }
-  return { ...keep, ...childEnv, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" };
-}
-
-/**
- * Runs `deno run <flags> <module>` (on a terminal made by `script`, where
- * Deno prompts for a missing permission, when `script` is installed) and
- * stops it as soon as it prompts.
- */
-async function runChild(
-  flags: string[],
-  code: string,
-  childEnv: Record<string, string>,
-): Promise<ChildRun> {
-  const args = [
-    "run",
-    "--no-config",
-    "--no-lock",
-    ...flags,
-    `data:application/typescript;base64,${btoa(code)}`,
-  ];
-  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const command = SCRIPT
-    ? new Deno.Command("script", {
-      args: [
-        "-qec",
-        [Deno.execPath(), ...args].map(quote).join(" "),
-        "/dev/null",
-      ],
-      env: childEnvironment(childEnv),
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    })
-    : new Deno.Command(Deno.execPath(), {
-      args,
-      env: childEnvironment(childEnv),
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    });
-  const child = command.spawn();
-  let output = "";
-  let prompted = false;
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-    // Bounded by the child: the pipe ends when it exits.
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      output += value;
-      if (!prompted && /Deno requests|Allow\?/.test(output)) {
-        prompted = true;
-        child.kill("SIGKILL");
-      }
-    }
-  };
-  const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  await Promise.all([read(child.stdout), read(child.stderr)]);
-  const status = await child.status;
-  clearTimeout(killer);
-  await child.stdin.close().catch(() => {});
-  return { output, prompted, success: status.success };
-}
 
 const ENV_CHILD = (moduleUrl: string) => `
 import { proxyRouter, readProxyEnv } from ${JSON.stringify(moduleUrl)};
@@ -829,7 +736,7 @@ const PROXY_ENV_VARS = {
   NO_PROXY: "internal.test",
 };
 
-function resultOf(run: ChildRun): Record<string, unknown> {
+function resultOf(run: PromptableRun): Record<string, unknown> {
   const line = run.output.split(/\r?\n/).find((l) => l.startsWith("RESULT "));
   assert(line !== undefined, `no result in: ${run.output}`);
   return JSON.parse(line.slice("RESULT ".length));
@@ -837,7 +744,7 @@ function resultOf(run: ChildRun): Record<string, unknown> {
 
 Deno.test("readProxyEnv() without env permission neither prompts nor throws: the route is direct", async () => {
   const moduleUrl = new URL("../_proxy_env.ts", import.meta.url).href;
-  if (!SCRIPT) {
+  if (!HAS_TERMINAL) {
     console.warn(
       "%cscript(1) is not installed: the child runs without a terminal",
       "color: yellow",
@@ -845,14 +752,14 @@ Deno.test("readProxyEnv() without env permission neither prompts nor throws: the
   } else {
     // The check is only worth something if a prompt would be seen: a plain
     // Deno.env.get() on the same terminal prompts.
-    const control = await runChild(
+    const control = await runPromptable(
       [],
       `console.log(Deno.env.get("HTTP_PROXY"));`,
       PROXY_ENV_VARS,
     );
     assert(control.prompted, `the control did not prompt: ${control.output}`);
   }
-  const run = await runChild(
+  const run = await runPromptable(
     ["--allow-read"],
     ENV_CHILD(moduleUrl),
     PROXY_ENV_VARS,
@@ -871,7 +778,7 @@ Deno.test("readProxyEnv() without env permission neither prompts nor throws: the
 Deno.test("readProxyEnv() reads only the variables --allow-env names", async () => {
   const moduleUrl = new URL("../_proxy_env.ts", import.meta.url).href;
   // REQUEST_METHOD unreadable: the process may be CGI, so HTTP_PROXY is not used.
-  const narrow = await runChild(
+  const narrow = await runPromptable(
     ["--allow-read", "--allow-env=HTTPS_PROXY,HTTP_PROXY"],
     ENV_CHILD(moduleUrl),
     PROXY_ENV_VARS,
@@ -883,7 +790,7 @@ Deno.test("readProxyEnv() reads only the variables --allow-env names", async () 
     http: "direct",
     https: "http://proxy.corp:3128",
   });
-  const withCgiCheck = await runChild(
+  const withCgiCheck = await runPromptable(
     ["--allow-read", "--allow-env=HTTP_PROXY,REQUEST_METHOD"],
     ENV_CHILD(moduleUrl),
     PROXY_ENV_VARS,
