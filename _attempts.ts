@@ -5,6 +5,10 @@
  * says, and sends again. It knows nothing of sockets; it is tested against a
  * fake dispatcher.
  *
+ * Each attempt is a client span (`_telemetry.ts`): started just before the
+ * dispatch, with the trace context injected into a copy of the request's
+ * fields, and ended when the response head arrives or the attempt fails.
+ *
  * @module
  */
 
@@ -16,6 +20,7 @@ import type {
   DispatchResult,
 } from "./_dispatch.ts";
 import type { RetryBudget } from "./_retry_budget.ts";
+import { NOOP_TELEMETRY, type Telemetry } from "./_telemetry.ts";
 import { FetchError } from "./errors.ts";
 import {
   isIdempotentMethod,
@@ -47,6 +52,20 @@ export interface AttemptContext {
   headersTimeout: number;
   /** Milliseconds a response body may make no progress. */
   bodyTimeout: number;
+  /**
+   * The client's telemetry: a span per attempt, retries and refusals.
+   *
+   * @default {NOOP_TELEMETRY}
+   */
+  telemetry?: Telemetry;
+  /**
+   * Requests this fetch sent before (the attempts of earlier redirect
+   * hops); the loop adds one per attempt, so that a context kept across
+   * hops numbers `http.request.resend_count` over the whole fetch.
+   *
+   * @default {0}
+   */
+  sent?: number;
 }
 
 const NO_HEADERS = new Headers();
@@ -75,19 +94,30 @@ export async function sendWithRetries(
     headersTimeout,
     bodyTimeout,
   };
+  const telemetry = context.telemetry ?? NOOP_TELEMETRY;
   let info: RetryRequestInfo | undefined;
+  let retryReason: RetryReason | undefined;
   for (let attempt = 1;; attempt++) {
+    const sent = context.sent ?? 0;
+    context.sent = sent + 1;
+    const span = telemetry.startRequest(request, sent, retryReason);
+    const fields = span.fields;
     let result: DispatchResult | undefined;
     let error: unknown;
     try {
-      result = await dispatcher.dispatch(request, options);
+      result = await dispatcher.dispatch(
+        fields === undefined ? request : traced(request, fields),
+        options,
+      );
     } catch (caught) {
       error = caught;
     }
+    span.end(result, error);
     let decision: RetryDecision | null;
     if (result !== undefined) {
       if (!policy.retriesStatus(result.status)) return result;
       info ??= requestInfo(request);
+      const refused = budget.refused;
       decision = policy.onResponse(
         info,
         attempt,
@@ -95,20 +125,32 @@ export async function sendWithRetries(
         new Headers(result.headers),
         budget,
       );
-      if (decision === null) return result;
+      if (decision === null) {
+        if (budget.refused !== refused) {
+          telemetry.retryRefused(request.url, "status");
+        }
+        return result;
+      }
       discardBody(result.body);
     } else {
       if (signal?.aborted && error === signal.reason) throw error;
       info ??= requestInfo(request);
+      const refused = budget.refused;
       decision = policy.onError(
         neverWritten(error) ? { ...info, bodyReplayable: true } : info,
         attempt,
         error,
         budget,
       );
-      if (decision === null) throw gaveUp(error, attempt);
+      if (decision === null) {
+        if (budget.refused !== refused) {
+          telemetry.retryRefused(request.url, refusedReason(error));
+        }
+        throw gaveUp(error, attempt);
+      }
     }
     context.retries[decision.reason]++;
+    retryReason = decision.reason;
     policy.notify({
       attempt,
       nextAttempt: attempt + 1,
@@ -124,6 +166,39 @@ export async function sendWithRetries(
       options = { ...options, freshConnection: decision.freshConnection };
     }
   }
+}
+
+/**
+ * The request with `fields` (its own plus the injected trace context)
+ * instead of its own. No longer plain: the transport must not send the
+ * encoding it cached for the request without them.
+ */
+function traced(
+  request: DispatchRequest,
+  fields: readonly (readonly [string, string])[],
+): DispatchRequest {
+  return {
+    method: request.method,
+    url: request.url,
+    fields,
+    host: request.host,
+    body: request.body,
+    contentLength: request.contentLength,
+    plain: false,
+  };
+}
+
+/**
+ * The reason of the retry the budget refused after a failure: the policy
+ * asks the budget for proxy overloads (`connect`) and for requests that
+ * reached the server (`stale` on a reused connection, else `network`).
+ */
+function refusedReason(error: unknown): RetryReason {
+  if (error instanceof FetchError) {
+    if (error.stage === "connect" || error.stage === "unsent") return "connect";
+    if (error.stage === "sent" && error.reused) return "stale";
+  }
+  return "network";
 }
 
 function requestInfo(request: AttemptRequest): RetryRequestInfo {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { sendWithRetries } from "./_attempts.ts";
+import { type AttemptContext, sendWithRetries } from "./_attempts.ts";
 import { decodeContent, discardBody } from "./_body.ts";
 import { FetchedResponse } from "./_response.ts";
 import type { DispatchResult } from "./_dispatch.ts";
@@ -25,7 +25,6 @@ import {
   type ClientOptions,
   type ClientSettings,
   type FetchInit,
-  type RequestSettings,
   requestSettings,
   resolveOptions,
 } from "./options.ts";
@@ -223,9 +222,22 @@ export class Client implements AsyncDisposable {
         ]];
       }
     }
+    let entry = this.#entry(request.url);
+    // One context for the whole fetch: each redirect hop changes the origin
+    // (pool and budget), and `sent` numbers the requests across hops.
+    const context: AttemptContext = {
+      dispatcher: entry.pool,
+      policy,
+      budget: entry.budget,
+      retries: this.#retries,
+      headersTimeout: settings.headersTimeout,
+      bodyTimeout: settings.bodyTimeout,
+      telemetry: this.#settings.telemetry,
+      sent: 0,
+    };
     let redirected = false;
     for (let redirects = 0;; redirects++) {
-      const result = await this.#send(request, settings);
+      const result = await sendWithRetries(request, context);
       const { status } = result;
       if (!REDIRECT_STATUSES.has(status) || request.redirect === "manual") {
         return this.#toResponse(result, request, redirected);
@@ -247,23 +259,10 @@ export class Client implements AsyncDisposable {
       }
       redirectRequest(request, status, location);
       redirected = true;
+      entry = this.#entry(request.url);
+      context.dispatcher = entry.pool;
+      context.budget = entry.budget;
     }
-  }
-
-  /** Sends one request (one redirect hop) to its origin, with retries. */
-  #send(
-    request: FetchRequest,
-    settings: RequestSettings,
-  ): Promise<DispatchResult> {
-    const entry = this.#entry(request.url);
-    return sendWithRetries(request, {
-      dispatcher: entry.pool,
-      policy: settings.policy,
-      budget: entry.budget,
-      retries: this.#retries,
-      headersTimeout: settings.headersTimeout,
-      bodyTimeout: settings.bodyTimeout,
-    });
   }
 
   #entry(url: URL): OriginEntry {
@@ -279,6 +278,7 @@ export class Client implements AsyncDisposable {
         pool: new Pool(url, {
           ...this.#settings.pool,
           onEmpty: () => this.#emptied.push(newEntry),
+          telemetry: this.#settings.telemetry.pool(key),
         }),
         budget: policy.createBudget(),
         forgotten: false,

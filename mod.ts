@@ -11,7 +11,11 @@
  *   sent twice;
  * - retries that know which requests may be sent again: a POST is never
  *   sent twice unless it carries an `Idempotency-Key`;
- * - statistics: connections opened, reuse, queue waits, evictions, retries.
+ * - statistics: connections opened, reuse, queue waits, evictions, retries;
+ * - OpenTelemetry traces and metrics, when Deno's `OTEL_DENO=true` or an SDK
+ *   registered through `@opentelemetry/api` is active: a client span per
+ *   request sent, with `traceparent` injected, and the pool's metrics
+ *   (`telemetry: false` turns them off).
  *
  * @example Fetch with the shared default client
  * ```ts

@@ -10,6 +10,7 @@
 import type { ConnectionSettings } from "./_connection.ts";
 import { DEFAULT_PARSER_LIMITS } from "./_http1.ts";
 import {
+  checkBoolean,
   checkCount,
   checkDuration,
   checkInteger,
@@ -19,6 +20,7 @@ import {
 import { parseTransportOptions } from "./_dial.ts";
 import type { PoolSettings } from "./pool.ts";
 import { type RetryOptions, RetryPolicy } from "./retry.ts";
+import { createTelemetry, type Telemetry } from "./_telemetry.ts";
 
 /**
  * Options of {@linkcode https://jsr.io/@pooled/fetch/doc/~/createClient | createClient}.
@@ -209,6 +211,18 @@ export interface ClientOptions {
    * @default {Infinity}
    */
   maxConnectionAge?: number;
+  /**
+   * Whether the client reports to OpenTelemetry: a client span per request
+   * sent (each attempt, each redirect hop) with `traceparent` injected, and
+   * HTTP client and pool metrics. It costs nothing measurable until
+   * OpenTelemetry is active: Deno's `OTEL_DENO=true`, or an SDK registered
+   * through `@opentelemetry/api`. `false` turns traces, metrics and
+   * injected headers off for this client. See the README's "Tracing and
+   * metrics".
+   *
+   * @default {true}
+   */
+  telemetry?: boolean;
 }
 
 /**
@@ -391,10 +405,15 @@ export function requestSettings(
 
 /** What a client works with, resolved from its options. */
 export interface ClientSettings extends RequestSettings {
-  /** Settings shared by every pool of the client (`onEmpty` is the client's). */
-  pool: Omit<PoolSettings, "onEmpty">;
+  /**
+   * Settings shared by every pool of the client (`onEmpty` and each
+   * origin's `telemetry` are the client's).
+   */
+  pool: Omit<PoolSettings, "onEmpty" | "telemetry">;
   /** Decoded bytes a Content-Encoding may produce. */
   maxDecodedBodySize: number;
+  /** Traces and metrics; the no-op one for `telemetry: false`. */
+  telemetry: Telemetry;
 }
 
 /**
@@ -424,6 +443,7 @@ export function resolveOptions(options: ClientOptions = {}): ClientSettings {
     retry = {},
     tls = {},
     maxConnectionAge = Infinity,
+    telemetry = true,
   } = options;
   checkInteger("maxConnectionsPerOrigin", maxConnectionsPerOrigin, 1);
   checkInteger("pipelining", pipelining, 1);
@@ -443,6 +463,7 @@ export function resolveOptions(options: ClientOptions = {}): ClientSettings {
   checkDuration("maxConnectionAge", maxConnectionAge, {
     allowInfinity: true,
   });
+  checkBoolean("telemetry", telemetry);
   const checkedTls = checkTls(tls);
   const transport = parseTransportOptions({
     proxy: options.proxy,
@@ -479,6 +500,7 @@ export function resolveOptions(options: ClientOptions = {}): ClientSettings {
     headersTimeout,
     bodyTimeout,
     maxDecodedBodySize,
+    telemetry: createTelemetry({ enabled: telemetry }),
   };
 }
 

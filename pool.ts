@@ -42,6 +42,11 @@ import {
 } from "./_exchange.ts";
 import { Http1RequestEncoder } from "./_http1_request.ts";
 import type { ProxyEndpoint, Route } from "./_proxy_env.ts";
+import {
+  type ConnectionTelemetry,
+  NOOP_TELEMETRY,
+  type PoolTelemetry,
+} from "./_telemetry.ts";
 import { FetchError } from "./errors.ts";
 
 /** Why idle connections were evicted, with counts. */
@@ -145,7 +150,16 @@ export interface PoolSettings {
    * queued. Its owner may then forget it once it has stayed so.
    */
   onEmpty?: (pool: Pool) => void;
+  /**
+   * Where the pool reports connections opened, active, idle and closed,
+   * queue waits and evictions (OpenTelemetry metrics).
+   *
+   * @default {a no-op}
+   */
+  telemetry?: PoolTelemetry;
 }
+
+const NOOP_POOL_TELEMETRY: PoolTelemetry = NOOP_TELEMETRY.pool("");
 
 /** Why a connect was abandoned when no failure is to be counted. */
 const NOT_NEEDED = new DOMException(
@@ -183,7 +197,9 @@ export class Pool implements ConnectionHost, Dispatcher {
   #dialed = new WeakMap<Connection, Promise<void>>();
   #tasks = new Set<Promise<void>>();
   #connectionSettings: ConnectionSettings;
-  #conns = new Set<Connection>();
+  /** Open connections, each with the handle its state changes go to. */
+  #conns = new Map<Connection, ConnectionTelemetry>();
+  #telemetry: PoolTelemetry;
   #idle: Connection[] = [];
   #connecting = new Set<AbortController>();
   #queue: Exchange[] = [];
@@ -232,6 +248,7 @@ export class Pool implements ConnectionHost, Dispatcher {
     }
     this.#encoder = new Http1RequestEncoder(this.#forwardProxy);
     this.#settings = settings;
+    this.#telemetry = settings.telemetry ?? NOOP_POOL_TELEMETRY;
     this.#connectionSettings = {
       ...settings.connection,
       origin: this.origin,
@@ -301,6 +318,7 @@ export class Pool implements ConnectionHost, Dispatcher {
     this.#queue.push(exchange);
     exchange.queuedAt = Date.now();
     this.#stats.queuedRequests++;
+    this.#telemetry.queued();
     if (exchange.signal !== undefined) {
       exchange.onAbort = () => {
         if (this.#dequeue(exchange)) {
@@ -337,6 +355,7 @@ export class Pool implements ConnectionHost, Dispatcher {
     const index = this.#queue.indexOf(exchange, this.#queueHead);
     if (index === -1) return false;
     this.#queue.splice(index, 1);
+    this.#telemetry.dequeued(Date.now() - exchange.queuedAt);
     return true;
   }
 
@@ -351,6 +370,7 @@ export class Pool implements ConnectionHost, Dispatcher {
     exchange.queueWait = waited;
     this.#stats.queueWaitTotal += waited;
     if (waited > this.#stats.queueWaitMax) this.#stats.queueWaitMax = waited;
+    this.#telemetry.dequeued(waited);
     return exchange;
   }
 
@@ -403,6 +423,7 @@ export class Pool implements ConnectionHost, Dispatcher {
     this.#stats.requestsSent++;
     if (conn.requests > 0) this.#stats.requestsOnReusedConnections++;
     if (conn.inFlight > 0) this.#stats.requestsPipelined++;
+    else this.#conns.get(conn)?.active();
     exchange.bytes = this.#encoder.encode(exchange.request);
     conn.send(exchange);
   }
@@ -455,7 +476,7 @@ export class Pool implements ConnectionHost, Dispatcher {
       return null;
     }
     let best: Connection | null = null;
-    for (const conn of this.#conns) {
+    for (const conn of this.#conns.keys()) {
       const inFlight = conn.inFlight;
       if (
         inFlight > 0 && inFlight < this.#settings.pipelining &&
@@ -537,7 +558,7 @@ export class Pool implements ConnectionHost, Dispatcher {
           this.#connectionSettings,
           this,
         );
-        this.#conns.add(conn);
+        this.#conns.set(conn, this.#telemetry.connectionOpened("1.1", "idle"));
         this.#stats.connectionsOpened++;
         this.#idle.push(conn);
         this.#drain();
@@ -576,6 +597,7 @@ export class Pool implements ConnectionHost, Dispatcher {
 
   /** A connection finished a response and can take more. */
   released(conn: Connection): void {
+    if (conn.inFlight === 0) this.#conns.get(conn)?.idle();
     if (this.#tooOld(conn, Date.now())) {
       conn.close("max-age");
       if (this.#queueLength > 0) this.#drain();
@@ -598,29 +620,14 @@ export class Pool implements ConnectionHost, Dispatcher {
 
   /** A connection closed; forget it and serve the queue elsewhere. */
   closed(conn: Connection, reason: CloseReason, pipelineFailed: boolean): void {
+    this.#conns.get(conn)?.closed();
     this.#conns.delete(conn);
     const idleIndex = this.#idle.indexOf(conn);
     if (idleIndex !== -1) this.#idle.splice(idleIndex, 1);
-    const evictions = this.#stats.evictions;
-    switch (reason) {
-      case "idle-timeout":
-        evictions.idleTimeout++;
-        break;
-      case "keep-alive-timeout":
-        evictions.keepAliveTimeout++;
-        break;
-      case "max-requests":
-        evictions.maxRequests++;
-        break;
-      case "server-closed":
-        if (idleIndex !== -1) evictions.serverClosed++;
-        break;
-      case "unsolicited-bytes":
-        evictions.unsolicitedBytes++;
-        break;
-      case "max-age":
-        evictions.maxConnectionAge++;
-        break;
+    const evicted = evictionOf(reason, idleIndex !== -1);
+    if (evicted !== undefined) {
+      this.#stats.evictions[evicted]++;
+      this.#telemetry.evicted(evicted);
     }
     if (pipelineFailed && this.#settings.pipelining > 1) {
       if (Date.now() >= this.#pipelineBannedUntil) {
@@ -699,7 +706,7 @@ export class Pool implements ConnectionHost, Dispatcher {
 
   #closeIfDone(): void {
     if (this.#queueLength > 0) return;
-    for (const conn of this.#conns) {
+    for (const conn of this.#conns.keys()) {
       if (conn.inFlight === 0) conn.close("client-closed");
     }
     for (const controller of this.#connecting) {
@@ -735,7 +742,7 @@ export class Pool implements ConnectionHost, Dispatcher {
       );
     }
     for (const controller of this.#connecting) controller.abort(CLIENT_CLOSED);
-    for (const conn of [...this.#conns]) {
+    for (const conn of [...this.#conns.keys()]) {
       conn.destroy("client-closed", destroyed);
     }
     this.#closeIfDone();
@@ -745,7 +752,7 @@ export class Pool implements ConnectionHost, Dispatcher {
   stats(): OriginStats {
     let idle = 0;
     let busy = 0;
-    for (const conn of this.#conns) {
+    for (const conn of this.#conns.keys()) {
       if (conn.inFlight === 0) idle++;
       else busy++;
     }
@@ -771,6 +778,32 @@ export class Pool implements ConnectionHost, Dispatcher {
       queueWaitTotal: s.queueWaitTotal,
       queueWaitMax: s.queueWaitMax,
     };
+  }
+}
+
+/**
+ * The eviction a close counts as, if any: the idle limits, the server's
+ * `Keep-Alive: max`, and the server closing a connection while it was idle.
+ */
+function evictionOf(
+  reason: CloseReason,
+  wasIdle: boolean,
+): keyof EvictionStats | undefined {
+  switch (reason) {
+    case "idle-timeout":
+      return "idleTimeout";
+    case "keep-alive-timeout":
+      return "keepAliveTimeout";
+    case "max-requests":
+      return "maxRequests";
+    case "server-closed":
+      return wasIdle ? "serverClosed" : undefined;
+    case "unsolicited-bytes":
+      return "unsolicitedBytes";
+    case "max-age":
+      return "maxConnectionAge";
+    default:
+      return undefined;
   }
 }
 

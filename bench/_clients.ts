@@ -40,6 +40,14 @@ export interface ClientSpec {
   pipelining?: number;
   /** PEM CA certificate to trust, for TLS workloads. */
   caCert?: string;
+  /**
+   * pooled-fetch only: how it reports to OpenTelemetry. Unset, its default:
+   * telemetry on while OpenTelemetry is inactive (no SDK registered, no
+   * `OTEL_DENO`). `"sdk"`: the OpenTelemetry JS SDK registered in memory
+   * (see {@linkcode registerSdk}), so that every request makes a span and
+   * records metrics. `"off"`: `telemetry: false`.
+   */
+  telemetry?: "sdk" | "off";
 }
 
 /** What a workload sends. */
@@ -75,6 +83,12 @@ export interface BenchClient {
   request(): Promise<BenchResponse>;
   /** Connections the client says it opened, when it can tell. */
   connectionsOpened(): number | undefined;
+  /**
+   * Whether the client did what its row claims (a telemetry row: spans
+   * were made and exported): a message saying what is wrong, or
+   * `undefined`.
+   */
+  check?(): Promise<string | undefined>;
   /** Releases the client's connections. */
   close(): Promise<void>;
 }
@@ -90,15 +104,17 @@ export async function openClient(
   spec: ClientSpec,
   req: RequestSpec,
 ): Promise<BenchClient> {
-  const { kind, connections = 16, pipelining = 1, caCert } = spec;
+  const { kind, connections = 16, pipelining = 1, caCert, telemetry } = spec;
   const { url, method = "GET", body } = req;
   switch (kind) {
     case "pooled": {
+      const sdk = telemetry === "sdk" ? await registerSdk() : undefined;
       const { createClient } = await import("../mod.ts");
       const client = createClient({
         maxConnectionsPerOrigin: connections,
         pipelining,
         ...(caCert ? { tls: { caCerts: [caCert] } } : {}),
+        ...(telemetry === "off" ? { telemetry: false } : {}),
       });
       return {
         async request() {
@@ -110,7 +126,11 @@ export async function openClient(
           return { status, contentType, requestId, bytes: buf.byteLength };
         },
         connectionsOpened: () => client.stats().totals.connectionsOpened,
-        close: () => client.close(),
+        ...(sdk ? { check: () => sdk.check() } : {}),
+        close: async () => {
+          await client.close();
+          await sdk?.shutdown();
+        },
       };
     }
     case "fetch": {
@@ -202,6 +222,90 @@ export async function openClient(
     default:
       throw new TypeError(`Cannot open client as 'kind' is unknown: ${kind}`);
   }
+}
+
+/** The OpenTelemetry SDK, registered for a telemetry row. */
+interface RegisteredSdk {
+  /** Flushes, and says what is wrong if no span or metric was exported. */
+  check(): Promise<string | undefined>;
+  /** Unregisters it and shuts it down. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Registers the OpenTelemetry JS SDK as an application would, with nothing
+ * leaving the process: a tracer provider whose `BatchSpanProcessor` hands
+ * the spans to an exporter that counts and drops them, a meter provider
+ * whose periodic reader (every second) exports to an in-memory exporter,
+ * the W3C trace-context propagator (so every request carries a
+ * `traceparent`) and Deno's context manager. Imported only here, so other
+ * rows do not load it.
+ */
+async function registerSdk(): Promise<RegisteredSdk> {
+  const { context, metrics, propagation, trace } = await import(
+    "@opentelemetry/api"
+  );
+  const { W3CTraceContextPropagator } = await import("@opentelemetry/core");
+  const { BasicTracerProvider, BatchSpanProcessor } = await import(
+    "@opentelemetry/sdk-trace-base"
+  );
+  const {
+    AggregationTemporality,
+    InMemoryMetricExporter,
+    MeterProvider,
+    PeriodicExportingMetricReader,
+  } = await import("@opentelemetry/sdk-metrics");
+  let spans = 0;
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [
+      new BatchSpanProcessor({
+        export(batch, done) {
+          spans += batch.length;
+          done({ code: 0 });
+        },
+        shutdown: () => Promise.resolve(),
+      }),
+    ],
+  });
+  const metricExporter = new InMemoryMetricExporter(
+    AggregationTemporality.CUMULATIVE,
+  );
+  const meterProvider = new MeterProvider({
+    readers: [
+      new PeriodicExportingMetricReader({
+        exporter: metricExporter,
+        exportIntervalMillis: 1000,
+      }),
+    ],
+  });
+  context.setGlobalContextManager(
+    Deno.telemetry.contextManager as unknown as Parameters<
+      typeof context.setGlobalContextManager
+    >[0],
+  );
+  trace.setGlobalTracerProvider(tracerProvider);
+  metrics.setGlobalMeterProvider(meterProvider);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  return {
+    async check() {
+      await tracerProvider.forceFlush();
+      await meterProvider.forceFlush();
+      const exported = metricExporter.getMetrics().flatMap((resource) =>
+        resource.scopeMetrics
+      ).filter((scope) => scope.scope.name === "@pooled/fetch");
+      if (spans === 0) return "Telemetry row: no span was exported";
+      if (exported.length === 0) return "Telemetry row: no metric was exported";
+      return undefined;
+    },
+    async shutdown() {
+      trace.disable();
+      metrics.disable();
+      propagation.disable();
+      context.disable();
+      await tracerProvider.shutdown();
+      await meterProvider.shutdown();
+    },
+  };
 }
 
 function headerValue(v: string | string[] | undefined): string | null {

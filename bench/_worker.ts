@@ -178,8 +178,10 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
     const cpu = process.cpuUsage(cpu0);
     peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
     const clientConnections = client.connectionsOpened();
+    const problem = await client.check?.();
+    if (problem !== undefined) lastError = problem;
     return {
-      ok: requests > 0,
+      ok: requests > 0 && problem === undefined,
       ...(lastError ? { error: lastError } : {}),
       requests,
       errors,

@@ -27,6 +27,14 @@
  * it ends (error, Ctrl-C, SIGTERM, even SIGKILL: they stop when their stdin
  * closes).
  *
+ * Telemetry: the small c=16 workload also runs pooled-fetch 16x1 with the
+ * OpenTelemetry JS SDK registered in memory (every request a span with an
+ * injected `traceparent`, and metrics; nothing exported out of the process),
+ * beside the plain row, where telemetry is on but OpenTelemetry inactive
+ * (the default without `OTEL_DENO`). Their same-run ratio is printed under
+ * the table. The hooks alone are timed by `deno bench --allow-env
+ * bench/telemetry_bench.ts`, below the noise of a whole-request row.
+ *
  * Flags:
  * - `--quick`: shorter rows (about 35 s in all for one server; the full run
  *   takes about 100 s per server on 2 cores).
@@ -104,9 +112,30 @@ export interface RowResult extends WorkerResult {
   runsRps: number[];
 }
 
+/**
+ * The cost of telemetry in one workload on one server: the row with the
+ * OpenTelemetry SDK active beside the plain row of the same shape, where it
+ * is inactive.
+ */
+export interface TelemetryCost {
+  server: string;
+  workload: string;
+  /** The plain row (telemetry on, OpenTelemetry inactive). */
+  inactive: string;
+  /** The row with the SDK registered in memory. */
+  active: string;
+  inactiveRps: number;
+  activeRps: number;
+  /** `activeRps / inactiveRps`. */
+  ratio: number;
+  inactiveCpuUsPerReq: number;
+  activeCpuUsPerReq: number;
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const BUILTIN = "fetch (built-in)";
+const TELEMETRY_ACTIVE = ", telemetry active (SDK in memory)";
 
 function log(line: string): void {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
@@ -192,6 +221,11 @@ function workloads(
     `pooled-fetch ${n}x${d}${d > 1 ? " pipelined" : ""}`,
     { kind: "pooled", connections: n, pipelining: d },
   ];
+  // The same client with the OpenTelemetry SDK registered (bench/_clients.ts).
+  const traced = (n: number, d: number): [string, ClientSpec] => [
+    `pooled-fetch ${n}x${d}${d > 1 ? " pipelined" : ""}${TELEMETRY_ACTIVE}`,
+    { kind: "pooled", connections: n, pipelining: d, telemetry: "sdk" },
+  ];
   const undici = (n: number, d: number): [string, ClientSpec] => [
     `undici Pool ${n}x${d}${d > 1 ? " pipelined" : ""}`,
     { kind: "undici", connections: n, pipelining: d },
@@ -217,6 +251,7 @@ function workloads(
         builtin,
         fetchClient(16),
         pooled(16, 1),
+        traced(16, 1),
         pooled(8, 8),
         pooled(1, 16),
         undici(16, 1),
@@ -427,6 +462,9 @@ async function runWorker(
     `--allow-net=${netHost}`,
     // undici reads environment variables (e.g. JEST_WORKER_ID) at load.
     ...(config.client.kind === "undici" ? ["--allow-env"] : []),
+    // The OpenTelemetry SDK reads its OTEL_* variables; only those, so that
+    // the client still cannot read proxy variables, as in the plain row.
+    ...(config.client.telemetry === "sdk" ? ["--allow-env=OTEL_*"] : []),
     // The project's files (a client's code is imported when the worker
     // opens it, and a file edited meanwhile is read again) and the CA.
     `--allow-read=${new URL("../", import.meta.url).pathname}${
@@ -589,9 +627,17 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
     );
     // The built-in fetch, and the ceilings of the shapes that run, too.
     const keep = new Set(chosen.map((r) => `${r.server}|${r.workload.name}`));
+    // A telemetry row keeps the plain row of its shape, for the ratio.
+    const traced = new Set(
+      chosen.filter((r) => r.client.telemetry === "sdk").map((r) =>
+        `${r.server}|${r.workload.name}|${r.shape}`
+      ),
+    );
     const kept = rows.filter((r) =>
       chosen.includes(r) ||
-      (r.baseline && keep.has(`${r.server}|${r.workload.name}`))
+      (r.baseline && keep.has(`${r.server}|${r.workload.name}`)) ||
+      (r.client.kind === "pooled" && r.client.telemetry === undefined &&
+        traced.has(`${r.server}|${r.workload.name}|${r.shape}`))
     );
     const shapes = new Set(
       kept.map((r) => `${r.server}|${r.workload.name}|${r.shape}`),
@@ -767,6 +813,7 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
     r.ceilingRps = c ? c.rps : null;
     r.ofCeiling = c && r.ok ? r.rps / c.rps : null;
   }
+  const telemetry = telemetryCosts(results);
   const loadEnd = loadAverage();
   log(`Done in ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
   const pinNote = `Pinning: ${pinning.note}`;
@@ -783,6 +830,7 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
         servers: servers.map(serverName),
         pinning: pinning.note,
         rows: results,
+        telemetry,
       },
       null,
       2,
@@ -799,9 +847,15 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
       ].join("\n"),
     );
     console.log(table(results));
+    if (telemetry.length > 0) console.log("\n" + telemetryLines(telemetry));
   }
   if (opts.svg !== undefined) {
-    const svg = barChart(panelsOf(results), {
+    // The chart's label column is narrow: a short name for telemetry rows.
+    const charted = results.map((r) => ({
+      ...r,
+      client: r.client.replace(TELEMETRY_ACTIVE, " + OTel SDK"),
+    }));
+    const svg = barChart(panelsOf(charted), {
       title: "pooled-fetch: requests per second by workload",
       subtitle:
         `Median of ${opts.runs} run(s) of ${durationMs} ms; Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, load average ${
@@ -834,6 +888,55 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
     }
   }
   return results;
+}
+
+/** Each telemetry row beside the plain row of its shape, same run. */
+function telemetryCosts(results: RowResult[]): TelemetryCost[] {
+  const out: TelemetryCost[] = [];
+  for (const active of results) {
+    if (!active.client.endsWith(TELEMETRY_ACTIVE) || !active.ok) continue;
+    const label = active.client.slice(0, -TELEMETRY_ACTIVE.length);
+    const inactive = results.find((r) =>
+      r.server === active.server && r.workload === active.workload &&
+      r.client === label && r.ok
+    );
+    if (inactive === undefined) continue;
+    out.push({
+      server: active.server,
+      workload: active.workload,
+      inactive: inactive.client,
+      active: active.client,
+      inactiveRps: inactive.rps,
+      activeRps: active.rps,
+      ratio: active.rps / inactive.rps,
+      inactiveCpuUsPerReq: inactive.cpuUsPerReq,
+      activeCpuUsPerReq: active.cpuUsPerReq,
+    });
+  }
+  return out;
+}
+
+function telemetryLines(costs: TelemetryCost[]): string {
+  const lines = [
+    "Telemetry, same run: OpenTelemetry active (SDK in memory: a span and " +
+    "metrics per request, traceparent injected) against the plain row, " +
+    "where telemetry is on but OpenTelemetry inactive:",
+  ];
+  for (const c of costs) {
+    const extra = c.activeCpuUsPerReq - c.inactiveCpuUsPerReq;
+    lines.push(
+      `- ${c.workload} · ${c.server} · ${c.inactive}: ${
+        fmtNum(c.ratio, 2)
+      }× the req/s (${fmtNum(c.activeRps)} vs ${fmtNum(c.inactiveRps)}), ` +
+        `CPU ${fmtNum(c.activeCpuUsPerReq, 1)} vs ${
+          fmtNum(c.inactiveCpuUsPerReq, 1)
+        } µs/req (${extra >= 0 ? "+" : ""}${fmtNum(extra, 1)})`,
+    );
+  }
+  lines.push(
+    "The hooks alone, inactive and active: deno bench --allow-env bench/telemetry_bench.ts",
+  );
+  return lines.join("\n");
 }
 
 if (import.meta.main) await main();
