@@ -30,7 +30,9 @@ export interface ClientSpec {
   /**
    * Connections per origin: pooled-fetch's `maxConnectionsPerOrigin`,
    * undici's `connections`, `poolMaxIdlePerHost` for `fetch-client`, the
-   * bare client's bound. Ignored by the plain built-in `fetch`.
+   * bare client's bound. Ignored by the plain built-in `fetch`. Unset on a
+   * `fetch-client`: `Deno.createHttpClient`'s own pool settings (HTTP/2
+   * allowed); otherwise 16.
    */
   connections?: number;
   /**
@@ -40,6 +42,13 @@ export interface ClientSpec {
   pipelining?: number;
   /** PEM CA certificate to trust, for TLS workloads. */
   caCert?: string;
+  /**
+   * An `http://` proxy URL that every request goes through (`CONNECT`
+   * tunnels for `https:`): pooled-fetch's `proxy: { url }`, or
+   * `Deno.createHttpClient({ proxy: { url } })` for `fetch-client`. Other
+   * clients take none.
+   */
+  proxy?: string;
   /**
    * pooled-fetch only: how it reports to OpenTelemetry. Unset, its default:
    * telemetry on while OpenTelemetry is inactive (no SDK registered, no
@@ -104,8 +113,14 @@ export async function openClient(
   spec: ClientSpec,
   req: RequestSpec,
 ): Promise<BenchClient> {
-  const { kind, connections = 16, pipelining = 1, caCert, telemetry } = spec;
+  const { kind, pipelining = 1, caCert, proxy, telemetry } = spec;
+  const connections = spec.connections ?? 16;
   const { url, method = "GET", body } = req;
+  if (proxy !== undefined && kind !== "pooled" && kind !== "fetch-client") {
+    throw new TypeError(
+      `Cannot open client as 'proxy' must be unset for ${kind}: current value is ${proxy}`,
+    );
+  }
   switch (kind) {
     case "pooled": {
       const sdk = telemetry === "sdk" ? await registerSdk() : undefined;
@@ -114,6 +129,7 @@ export async function openClient(
         maxConnectionsPerOrigin: connections,
         pipelining,
         ...(caCert ? { tls: { caCerts: [caCert] } } : {}),
+        ...(proxy ? { proxy: { url: proxy } } : {}),
         ...(telemetry === "off" ? { telemetry: false } : {}),
       });
       return {
@@ -150,9 +166,11 @@ export async function openClient(
     }
     case "fetch-client": {
       const client = Deno.createHttpClient({
-        poolMaxIdlePerHost: connections,
-        http2: false,
+        ...(spec.connections !== undefined
+          ? { poolMaxIdlePerHost: connections, http2: false }
+          : {}),
         ...(caCert ? { caCerts: [caCert] } : {}),
+        ...(proxy ? { proxy: { url: proxy } } : {}),
       });
       return {
         async request() {

@@ -27,6 +27,20 @@
  * it ends (error, Ctrl-C, SIGTERM, even SIGKILL: they stop when their stdin
  * closes).
  *
+ * Proxy: the workload "TLS keep-alive through a proxy" sends every request
+ * through squid (`bench/_proxy.ts`, which says why squid; found in `PATH`,
+ * then `/usr/sbin` and `/usr/local/sbin`; without it the workload is skipped
+ * with a note), so every connection is a `CONNECT` tunnel to the server's
+ * TLS listener. Its baseline is the built-in fetch through the same proxy,
+ * with `Deno.createHttpClient({ proxy: { url }, caCerts })` and that
+ * client's own pool settings (`fetch + HttpClient(proxy)`). The proxy runs
+ * on the server's core. The workers of these rows may connect to the
+ * proxy's port only (the built-in fetch also needs the origin's, which Deno
+ * checks before it hands the request to the proxy), and column `conns` adds
+ * the tunnels the proxy opened: a row whose server accepted more
+ * connections than the proxy opened tunnels fails. There is no bare ceiling
+ * through a proxy.
+ *
  * Telemetry: the small c=16 workload also runs pooled-fetch 16x1 with the
  * OpenTelemetry JS SDK registered in memory (every request a span with an
  * injected `traceparent`, and metrics; nothing exported out of the process),
@@ -61,6 +75,7 @@
 import type { ClientSpec } from "./_clients.ts";
 import type { WorkerConfig, WorkerResult } from "./_worker.ts";
 import { ServerProcess } from "./_server_process.ts";
+import { BenchProxy } from "./_proxy.ts";
 import { barChart, panelsOf } from "./_svg.ts";
 import { API_BYTES, BIG_BYTES, SMALL_BODY } from "./_payloads.ts";
 
@@ -77,7 +92,15 @@ interface Workload {
   /** Whether responses carry `x-request-id` (`/api`). */
   requestId?: boolean;
   tls?: boolean;
+  /** Whether every request goes through the proxy (needs `tls`). */
+  proxy?: boolean;
 }
+
+/**
+ * A client of a workload: its label, its spec, and whether it is the
+ * baseline that "× fetch" divides by.
+ */
+type Entry = [label: string, client: ClientSpec, baseline?: boolean];
 
 /** One row: a workload run by one client against one server. */
 interface Row {
@@ -102,7 +125,12 @@ export interface RowResult extends WorkerResult {
   connections: number | null;
   /** Of those, TLS connections that resumed a session, if known. */
   tlsResumed: number | null;
-  /** req/s divided by the built-in fetch's in the same workload. */
+  /** Tunnels the proxy opened to the server during the row; null if none. */
+  tunnels: number | null;
+  /**
+   * req/s divided by the baseline's in the same workload: the built-in
+   * fetch's (through a proxy, the built-in fetch's through that proxy).
+   */
   ratio: number | null;
   /** req/s of the bare client of the same shape in the same workload. */
   ceilingRps: number | null;
@@ -135,6 +163,8 @@ export interface TelemetryCost {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const BUILTIN = "fetch (built-in)";
+/** The baseline of the proxy workload. */
+const BUILTIN_PROXY = "fetch + HttpClient(proxy)";
 const TELEMETRY_ACTIVE = ", telemetry active (SDK in memory)";
 
 function log(line: string): void {
@@ -209,33 +239,34 @@ function parseArgs(args: string[]) {
 
 const SMALL_BYTES = SMALL_BODY.length;
 
-/** The workloads, in order, each with its clients as [label, spec]. */
+/** The workloads, in order, each with its clients. */
 function workloads(
   tlsAvailable: boolean,
-): [Workload, [string, ClientSpec][]][] {
-  const fetchClient = (c: number): [string, ClientSpec] => [
+  proxyAvailable: boolean,
+): [Workload, Entry[]][] {
+  const fetchClient = (c: number): Entry => [
     `fetch + HttpClient(idle ${c})`,
     { kind: "fetch-client", connections: c },
   ];
-  const pooled = (n: number, d: number): [string, ClientSpec] => [
+  const pooled = (n: number, d: number): Entry => [
     `pooled-fetch ${n}x${d}${d > 1 ? " pipelined" : ""}`,
     { kind: "pooled", connections: n, pipelining: d },
   ];
   // The same client with the OpenTelemetry SDK registered (bench/_clients.ts).
-  const traced = (n: number, d: number): [string, ClientSpec] => [
+  const traced = (n: number, d: number): Entry => [
     `pooled-fetch ${n}x${d}${d > 1 ? " pipelined" : ""}${TELEMETRY_ACTIVE}`,
     { kind: "pooled", connections: n, pipelining: d, telemetry: "sdk" },
   ];
-  const undici = (n: number, d: number): [string, ClientSpec] => [
+  const undici = (n: number, d: number): Entry => [
     `undici Pool ${n}x${d}${d > 1 ? " pipelined" : ""}`,
     { kind: "undici", connections: n, pipelining: d },
   ];
-  const bare = (n: number, d: number): [string, ClientSpec] => [
+  const bare = (n: number, d: number): Entry => [
     `bare client ${n}x${d}${d > 1 ? " pipelined" : ""} (ceiling)`,
     { kind: "bare", connections: n, pipelining: d },
   ];
-  const builtin: [string, ClientSpec] = [BUILTIN, { kind: "fetch" }];
-  const list: [Workload, [string, ClientSpec][]][] = [
+  const builtin: Entry = [BUILTIN, { kind: "fetch" }, true];
+  const list: [Workload, Entry[]][] = [
     [
       { name: "small c=1", path: "/small", concurrency: 1, bytes: SMALL_BYTES },
       [builtin, fetchClient(1), pooled(1, 1), undici(1, 1), bare(1, 1)],
@@ -328,6 +359,29 @@ function workloads(
           bare(8, 8),
         ],
       ],
+    );
+  }
+  if (tlsAvailable && proxyAvailable) {
+    // The built-in fetch takes a proxy only through a Deno.HttpClient: one
+    // with nothing else set, as a user would write it.
+    list.push([
+      {
+        name: "TLS keep-alive through a proxy, small c=16",
+        path: "/small",
+        concurrency: 16,
+        bytes: SMALL_BYTES,
+        tls: true,
+        proxy: true,
+      },
+      [
+        [BUILTIN_PROXY, { kind: "fetch-client" }, true],
+        pooled(16, 1),
+        pooled(8, 8),
+      ],
+    ]);
+  }
+  if (tlsAvailable) {
+    list.push(
       [
         {
           name: "TLS new connection per request, small c=16",
@@ -345,23 +399,33 @@ function workloads(
 
 /** `connections x depth` of a client in a workload. */
 function shapeOf(client: ClientSpec, concurrency: number): string {
-  if (client.kind === "fetch") return `${concurrency}x1`;
+  // The built-in fetch's pool opens a connection per request in flight.
+  if (
+    client.kind === "fetch" ||
+    (client.kind === "fetch-client" && client.connections === undefined)
+  ) {
+    return `${concurrency}x1`;
+  }
   return `${client.connections ?? 16}x${client.pipelining ?? 1}`;
 }
 
 /** The rows, in order: by workload, then by server. */
-function plan(tlsAvailable: boolean, servers: ServerKind[]): Row[] {
+function plan(
+  tlsAvailable: boolean,
+  proxyAvailable: boolean,
+  servers: ServerKind[],
+): Row[] {
   const rows: Row[] = [];
-  for (const [workload, clients] of workloads(tlsAvailable)) {
+  for (const [workload, clients] of workloads(tlsAvailable, proxyAvailable)) {
     for (const server of servers) {
-      for (const [label, client] of clients) {
+      for (const [label, client, baseline] of clients) {
         rows.push({
           server,
           workload,
           label,
           client,
           shape: shapeOf(client, workload.concurrency),
-          ...(client.kind === "fetch" ? { baseline: true } : {}),
+          ...(baseline ? { baseline: true } : {}),
         });
       }
     }
@@ -412,8 +476,8 @@ async function detectPinning(wanted: boolean): Promise<Pinning> {
   }
 }
 
-/** nginx from PATH, or `/usr/sbin`, `/usr/local/sbin`; null if none. */
-async function findNginx(): Promise<string | null> {
+/** A program from PATH, or `/usr/sbin`, `/usr/local/sbin`; null if none. */
+async function findBinary(name: string): Promise<string | null> {
   let path = "";
   try {
     path = Deno.env.get("PATH") ?? "";
@@ -422,7 +486,7 @@ async function findNginx(): Promise<string | null> {
   }
   try {
     const out = await new Deno.Command("sh", {
-      args: ["-c", "command -v nginx"],
+      args: ["-c", 'command -v "$1"', "sh", name],
       env: { PATH: [path, "/usr/sbin", "/usr/local/sbin"].join(":") },
       stdin: "null",
       stdout: "piped",
@@ -432,6 +496,22 @@ async function findNginx(): Promise<string | null> {
     return out.success && found.startsWith("/") ? found : null;
   } catch {
     return null;
+  }
+}
+
+/** `squid 5.7`, from `squid -v`. */
+async function squidVersion(squid: string): Promise<string> {
+  try {
+    const out = await new Deno.Command(squid, {
+      args: ["-v"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const m = /Version ([\w.]+)/.exec(decoder.decode(out.stdout));
+    return m ? `squid ${m[1]}` : "squid";
+  } catch {
+    return "squid";
   }
 }
 
@@ -452,14 +532,14 @@ async function nginxVersion(nginx: string): Promise<string> {
 
 async function runWorker(
   config: WorkerConfig,
-  netHost: string,
+  net: string,
   pin: string[],
   onSpawn: (child: Deno.ChildProcess | undefined) => void,
 ): Promise<WorkerResult> {
   const args = [
     "run",
     "--no-prompt",
-    `--allow-net=${netHost}`,
+    `--allow-net=${net}`,
     // undici reads environment variables (e.g. JEST_WORKER_ID) at load.
     ...(config.client.kind === "undici" ? ["--allow-env"] : []),
     // The OpenTelemetry SDK reads its OTEL_* variables; only those, so that
@@ -531,6 +611,15 @@ function fmtNum(n: number | null | undefined, digits = 0): string {
   });
 }
 
+/** `16`, `16 (0 resumed)`, `16 (0 resumed, 16 tunnels)`. */
+function connectionsCell(r: RowResult): string {
+  const notes = [
+    ...(r.tlsResumed === null ? [] : [`${r.tlsResumed} resumed`]),
+    ...(r.tunnels === null ? [] : [`${r.tunnels} tunnels`]),
+  ];
+  return `${r.connections}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`;
+}
+
 function table(results: RowResult[]): string {
   const head = [
     "Workload",
@@ -556,11 +645,7 @@ function table(results: RowResult[]): string {
     fmtNum(r.p99Ms, 2),
     fmtNum(r.cpuUsPerReq, 1),
     fmtNum(r.peakRssBytes / 2 ** 20, 1),
-    r.connections === null
-      ? "n/a"
-      : `${r.connections}${
-        r.tlsResumed === null ? "" : ` (${r.tlsResumed} resumed)`
-      }`,
+    r.connections === null ? "n/a" : connectionsCell(r),
   ]);
   const widths = head.map((h, i) =>
     Math.max(h.length, ...body.map((b) => b[i]!.length))
@@ -606,7 +691,7 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
   let nginx: string | null = null;
   let nginxName = "nginx";
   if (opts.url === undefined && servers.includes("nginx")) {
-    nginx = await findNginx();
+    nginx = await findBinary("nginx");
     if (nginx === null) {
       throw new Error(
         "Cannot run bench as nginx was not found in PATH, /usr/sbin or /usr/local/sbin (on Debian: apt-get install nginx)",
@@ -614,13 +699,24 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
     }
     nginxName = await nginxVersion(nginx);
   }
+  // The proxy workload needs TLS and squid; without squid, a note.
+  let squid: string | null = null;
+  let proxyNote: string | undefined;
+  if (tlsAvailable) {
+    squid = await findBinary("squid");
+    if (squid === null) {
+      proxyNote =
+        "Proxy: squid was not found in PATH, /usr/sbin or /usr/local/sbin, " +
+        "so the workload through a proxy is skipped (on Debian: apt-get install squid).";
+    }
+  }
   const serverName = (s: ServerKind) =>
     opts.url ?? (s === "nginx" ? nginxName : "bench");
   const warmupMs = opts.quick ? 150 : 300;
   const durationMs = opts.duration ?? (opts.quick ? 500 : 2000);
   const maxRequests = 2_000_000;
 
-  let rows = plan(tlsAvailable, servers);
+  let rows = plan(tlsAvailable, squid !== null, servers);
   if (opts.only.length > 0) {
     const chosen = rows.filter((r) =>
       opts.only.some((s) => `${r.workload.name} · ${r.label}`.includes(s))
@@ -656,10 +752,14 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
       "; the --url server is not pinned";
   }
   const started: Partial<Record<ServerKind, ServerProcess>> = {};
+  let proxy: BenchProxy | undefined;
   let worker: Deno.ChildProcess | undefined;
   let interrupted = false;
   const stopAll = () =>
-    Promise.all(Object.values(started).map((s) => s.stop()));
+    Promise.all([
+      ...Object.values(started).map((s) => s.stop()),
+      ...(proxy ? [proxy.stop()] : []),
+    ]);
   const onSignal = () => {
     if (interrupted) return;
     interrupted = true;
@@ -677,19 +777,12 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
   const bases: Partial<Record<ServerKind, { http: string; https?: string }>> =
     {};
   const results: RowResult[] = [];
+  const baselines = new Set<RowResult>();
   const load = loadAverage();
-  const header = [
-    `Servers: ${
-      servers.map((s) =>
-        opts.url ?? (s === "nginx"
-          ? `${nginxName} (config of bench/_nginx.ts)`
-          : "bench/_server.ts")
-      ).join(", ")
-    }. Pinning: ${pinning.note}.`,
-    `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, load average ${
-      load?.toFixed(2) ?? "n/a"
-    } at start. ${rows.length} rows, median of ${opts.runs} interleaved run(s), ${warmupMs} ms warm-up + ${durationMs} ms each.`,
-  ];
+  const proxied = squid !== null && rows.some((r) => r.workload.proxy);
+  // Written once the servers and the proxy run (a proxy that fails to start
+  // drops its rows).
+  const header: string[] = [];
   const startedAt = performance.now();
   try {
     if (opts.url === undefined) {
@@ -714,9 +807,40 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
             : {}),
         };
       }
+      if (proxied) {
+        try {
+          proxy = await BenchProxy.start({
+            binary: squid!,
+            tmpDir,
+            pin: pinning.server,
+          });
+          proxyNote = `Proxy: ${await squidVersion(squid!)} ` +
+            `(config of bench/_proxy.ts), ${
+              pinning.server.length > 0 ? "on the server's CPU" : "not pinned"
+            }; "× fetch" of its rows is over ${BUILTIN_PROXY}, the ` +
+            `built-in fetch through the same proxy.`;
+        } catch (e) {
+          proxyNote = "Proxy: the workload through a proxy is skipped: " +
+            (e instanceof Error ? e.message : String(e));
+          rows = rows.filter((r) => !r.workload.proxy);
+        }
+      }
     } else {
       bases.bench = { http: opts.url.replace(/\/$/, "") };
     }
+    header.push(
+      `Servers: ${
+        servers.map((s) =>
+          opts.url ?? (s === "nginx"
+            ? `${nginxName} (config of bench/_nginx.ts)`
+            : "bench/_server.ts")
+        ).join(", ")
+      }. Pinning: ${pinning.note}.`,
+      `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, load average ${
+        load?.toFixed(2) ?? "n/a"
+      } at start. ${rows.length} rows, median of ${opts.runs} interleaved run(s), ${warmupMs} ms warm-up + ${durationMs} ms each.`,
+      ...(proxyNote ? [proxyNote] : []),
+    );
     const netHost = opts.url === undefined
       ? "127.0.0.1"
       : new URL(opts.url).host;
@@ -730,14 +854,16 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
       result: WorkerResult;
       connections: number | null;
       tlsResumed: number | null;
+      tunnels: number | null;
     }[][] = rows.map(() => []);
     for (let k = 0; k < opts.runs; k++) {
       for (const [i, row] of rows.entries()) {
         const base = bases[row.server]!;
         const url = (row.workload.tls ? base.https! : base.http) +
           row.workload.path;
+        const via = row.workload.proxy ? proxy : undefined;
         const config: WorkerConfig = {
-          client: row.client,
+          client: via ? { ...row.client, proxy: via.url } : row.client,
           request: { url },
           concurrency: row.workload.concurrency,
           warmupMs,
@@ -753,11 +879,22 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
             }
             : {}),
         };
+        // Through the proxy, the worker may reach the proxy only. The
+        // built-in fetch also needs the origin: Deno checks the request's
+        // URL before it hands the request to the proxy (it never connects
+        // there; the tunnel count below tells).
+        const net = via
+          ? [
+            `127.0.0.1:${via.port}`,
+            ...(row.client.kind === "pooled" ? [] : [new URL(url).host]),
+          ].join(",")
+          : netHost;
         const server = started[row.server];
         await server?.reset();
-        const result = await runWorker(
+        await via?.resetTunnels();
+        let result = await runWorker(
           config,
-          netHost,
+          net,
           pinning.client,
           (child) => worker = child,
         );
@@ -765,7 +902,19 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
         const counts = server ? await server.resetCounts() : null;
         const connections = counts?.connections ?? null;
         const tlsResumed = row.workload.tls ? counts?.tlsResumed ?? null : null;
-        runs[i]!.push({ result, connections, tlsResumed });
+        const tunnels = via ? await via.resetTunnels() : null;
+        if (
+          result.ok && tunnels !== null && connections !== null &&
+          connections > tunnels
+        ) {
+          result = {
+            ...result,
+            ok: false,
+            error: `The server accepted ${connections} connections but the ` +
+              `proxy opened ${tunnels} tunnels: some bypassed the proxy`,
+          };
+        }
+        runs[i]!.push({ result, connections, tlsResumed, tunnels });
         const r = result;
         log(
           `[${opts.runs > 1 ? `run ${k + 1}/${opts.runs}, ` : ""}${
@@ -791,11 +940,13 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
         shape: row.shape,
         connections: median.connections,
         tlsResumed: median.tlsResumed,
+        tunnels: median.tunnels,
         ratio: null,
         ceilingRps: null,
         ofCeiling: null,
         runsRps: runs[i]!.map((r) => r.result.rps),
       });
+      if (row.baseline) baselines.add(results.at(-1)!);
     }
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
@@ -805,7 +956,7 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
   for (const r of results) {
     const same = (x: RowResult) =>
       x.server === r.server && x.workload === r.workload && x.ok;
-    const b = results.find((x) => same(x) && x.client === BUILTIN);
+    const b = results.find((x) => same(x) && baselines.has(x));
     r.ratio = b && r.ok ? r.rps / b.rps : null;
     const c = results.find((x) =>
       same(x) && x.client.startsWith("bare") && x.shape === r.shape
@@ -829,6 +980,7 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
         runs: opts.runs,
         servers: servers.map(serverName),
         pinning: pinning.note,
+        proxy: proxyNote ?? null,
         rows: results,
         telemetry,
       },

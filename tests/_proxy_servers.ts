@@ -291,7 +291,15 @@ export async function startSquid(
         "",
       ].join("\n"),
     }),
-    (dir) => ["-N", "-f", `${dir}/squid.conf`],
+    // A service name of its own: squids share their /dev/shm segments by
+    // name, so two at once (or one left by a killed run) would collide.
+    (dir) => [
+      "-N",
+      "-n",
+      `pf${dir.split("/").pop()!.replace(/[^A-Za-z0-9]/g, "").slice(-20)}`,
+      "-f",
+      `${dir}/squid.conf`,
+    ],
   );
   return { ...proc, authPort, httpsPort };
 }
