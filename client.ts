@@ -29,49 +29,17 @@ import {
   resolveOptions,
 } from "./options.ts";
 import { fetchLocal, isLocalScheme } from "./_local_urls.ts";
+import { Pool } from "./pool.ts";
+import type { RetryReason } from "./retry.ts";
 import {
+  type ClientStats,
+  type ClientTotals,
   type EvictionStats,
   noEvictions,
   type OriginStats,
-  Pool,
-} from "./pool.ts";
-import type { RetryReason } from "./retry.ts";
+} from "./stats.ts";
 
 export type { ClientOptions, FetchInit } from "./options.ts";
-
-/** Totals over all origins since the client was created. */
-export interface ClientTotals {
-  /** Connections opened. */
-  connectionsOpened: number;
-  /** Requests written (each attempt counts). */
-  requestsSent: number;
-  /** Requests written on a connection that had carried one before. */
-  requestsOnReusedConnections: number;
-  /** `requestsOnReusedConnections / requestsSent`, 0 before any request. */
-  reuseRatio: number;
-  /** Requests written behind another unanswered one (pipelined). */
-  requestsPipelined: number;
-  /** Idle connections closed, by reason, summed over origins. */
-  evictions: OriginStats["evictions"];
-  /** Requests sent again, by reason. */
-  retries: Record<RetryReason, number>;
-  /** Retries the per-origin retry budget refused. */
-  retriesDenied: number;
-  /** Requests that waited in a queue. */
-  queuedRequests: number;
-  /** Total milliseconds requests spent queued. */
-  queueWaitTotal: number;
-  /** Longest queue wait, in milliseconds. */
-  queueWaitMax: number;
-}
-
-/** A snapshot of a client's pools and counters; see {@linkcode Client.stats}. */
-export interface ClientStats {
-  /** One entry per origin the client has a pool for. */
-  origins: OriginStats[];
-  /** Totals since the client was created. */
-  totals: ClientTotals;
-}
 
 /** Options of {@linkcode Client.close}. */
 export interface CloseOptions {

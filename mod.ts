@@ -55,8 +55,6 @@ import { Client, type FetchInit } from "./client.ts";
 export {
   Client,
   type ClientOptions,
-  type ClientStats,
-  type ClientTotals,
   type CloseOptions,
   createClient,
   type FetchInit,
@@ -67,7 +65,12 @@ export {
   type FetchErrorInit,
   type FetchErrorStage,
 } from "./errors.ts";
-export type { EvictionStats, OriginStats } from "./pool.ts";
+export type {
+  ClientStats,
+  ClientTotals,
+  EvictionStats,
+  OriginStats,
+} from "./stats.ts";
 export type { ConnectTarget, ProxyOption, TlsOptions } from "./options.ts";
 export type { RetryEvent, RetryOptions, RetryReason } from "./retry.ts";
 

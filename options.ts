@@ -223,6 +223,33 @@ export interface ClientOptions {
    * @default {true}
    */
   telemetry?: boolean;
+  /**
+   * Whether HTTP/2 may be spoken. For `https:` origins ALPN then offers
+   * `h2` and `http/1.1` and the server picks; one HTTP/2 session carries
+   * many requests at once, without head-of-line blocking between responses.
+   * Off by default for now (see the README's "HTTP/2" section). Without
+   * `http1`, `http:` origins speak HTTP/2 with prior knowledge (h2c).
+   *
+   * @default {false} (`true` when `http1` is `false`)
+   */
+  http2?: boolean;
+  /**
+   * Whether HTTP/1.1 may be spoken. `http1: false` means HTTP/2 only:
+   * `https:` origins must choose `h2` by ALPN, `http:` origins speak h2c.
+   * `http1: false` with `http2: false` is a `RangeError`.
+   *
+   * @default {true}
+   */
+  http1?: boolean;
+  /**
+   * Our cap on concurrent streams per HTTP/2 session; the server's
+   * SETTINGS_MAX_CONCURRENT_STREAMS lowers it. Requests beyond every
+   * session's streams open a new session (within
+   * `maxConnectionsPerOrigin`) or wait in the queue.
+   *
+   * @default {100}
+   */
+  maxConcurrentStreams?: number;
 }
 
 /**
@@ -403,6 +430,13 @@ export function requestSettings(
   };
 }
 
+/**
+ * Milliseconds of silence from an HTTP/2 server after which a session is
+ * checked with a PING before it carries another request: longer than a
+ * busy session ever stays silent, so that reuse rarely pays a round trip.
+ */
+const PING_AFTER_IDLE = 2000;
+
 /** What a client works with, resolved from its options. */
 export interface ClientSettings extends RequestSettings {
   /**
@@ -444,6 +478,8 @@ export function resolveOptions(options: ClientOptions = {}): ClientSettings {
     tls = {},
     maxConnectionAge = Infinity,
     telemetry = true,
+    http1 = true,
+    maxConcurrentStreams = 100,
   } = options;
   checkInteger("maxConnectionsPerOrigin", maxConnectionsPerOrigin, 1);
   checkInteger("pipelining", pipelining, 1);
@@ -464,6 +500,15 @@ export function resolveOptions(options: ClientOptions = {}): ClientSettings {
     allowInfinity: true,
   });
   checkBoolean("telemetry", telemetry);
+  checkBoolean("http1", http1);
+  const { http2 = !http1 } = options;
+  checkBoolean("http2", http2);
+  if (!http1 && !http2) {
+    throw new RangeError(
+      "Cannot create client as 'http1' and 'http2' cannot both be false: current value is { http1: false, http2: false }",
+    );
+  }
+  checkInteger("maxConcurrentStreams", maxConcurrentStreams, 1);
   const checkedTls = checkTls(tls);
   const transport = parseTransportOptions({
     proxy: options.proxy,
@@ -492,6 +537,10 @@ export function resolveOptions(options: ClientOptions = {}): ClientSettings {
       queueTimeout,
       pipelinePenalty: 60_000,
       maxConnectionAge,
+      http1,
+      http2,
+      maxConcurrentStreams,
+      pingAfterIdle: PING_AFTER_IDLE,
       tls: checkedTls,
       transport,
       connection,

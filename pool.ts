@@ -1,15 +1,18 @@
 // Copyright 2026 the pooled-fetch authors. MIT license.
 /**
- * The per-origin connection pool: a bounded set of HTTP/1.1 connections to
- * one origin (scheme, host, port), a FIFO queue of requests waiting for one,
- * and the keep-alive lifecycle of each connection.
+ * The per-origin connection pool: a bounded set of connections to one origin
+ * (scheme, host, port), HTTP/1.1 connections or HTTP/2 sessions, a FIFO
+ * queue of requests waiting for one, and the keep-alive lifecycle of each.
  *
  * RFC 9112 §9.4 asks a client to limit the connections it keeps open to one
  * server; the pool never has more than `maxConnections` open or opening.
- * A request takes, in this order: the idle connection used most recently, a
- * new connection while under the bound, the connection with the fewest
- * requests in flight below the pipelining depth (when the request may be
- * pipelined), or a place in the queue.
+ * A request takes, in this order: an HTTP/2 session with a free stream, the
+ * idle HTTP/1.1 connection used most recently, a new connection while under
+ * the bound, the connection with the fewest requests in flight below the
+ * pipelining depth (when the request may be pipelined), or a place in the
+ * queue. While the first connection to an origin that may speak HTTP/2 is
+ * being opened, requests wait for its ALPN answer instead of each opening a
+ * connection: an HTTP/2 session then carries them all.
  *
  * Users reach the pool through {@linkcode https://jsr.io/@pooled/fetch/doc/~/createClient | createClient};
  * its statistics are {@linkcode OriginStats}.
@@ -41,91 +44,26 @@ import {
   lastConnectionIdGiven,
 } from "./_exchange.ts";
 import { Http1RequestEncoder } from "./_http1_request.ts";
+import {
+  Http2Session,
+  type SessionHost,
+  type SessionSettings,
+} from "./_http2_session.ts";
 import type { ProxyEndpoint, Route } from "./_proxy_env.ts";
 import {
   type ConnectionTelemetry,
   NOOP_TELEMETRY,
   type PoolTelemetry,
 } from "./_telemetry.ts";
+import { WaitQueue } from "./_wait_queue.ts";
 import { FetchError } from "./errors.ts";
-
-/** Why idle connections were evicted, with counts. */
-export interface EvictionStats {
-  /** Idle longer than `idleTimeout`. */
-  idleTimeout: number;
-  /** Idle up to the server's `Keep-Alive: timeout`, less a safety margin. */
-  keepAliveTimeout: number;
-  /** Carried `maxRequestsPerConnection` or the server's `Keep-Alive: max`. */
-  maxRequests: number;
-  /** Closed by the server while idle (EOF or reset). */
-  serverClosed: number;
-  /** Bytes arrived on an idle connection (a 408, or garbage). */
-  unsolicitedBytes: number;
-  /** Older than `maxConnectionAge`. */
-  maxConnectionAge: number;
-}
-
-/** Eviction counts, all zero. */
-export function noEvictions(): EvictionStats {
-  return {
-    idleTimeout: 0,
-    keepAliveTimeout: 0,
-    maxRequests: 0,
-    serverClosed: 0,
-    unsolicitedBytes: 0,
-    maxConnectionAge: 0,
-  };
-}
-
-/** Statistics of one origin's pool. Counts are since the pool was created. */
-export interface OriginStats {
-  /** `scheme://host:port`. */
-  origin: string;
-  /**
-   * How the origin is reached: `direct`, the proxy URL without credentials
-   * (`http://proxy:3128`), or `unix:<path>`. `direct` also when the
-   * environment names a proxy that this process may not read.
-   */
-  route: string;
-  /** Connections open now (idle or busy), not counting ones connecting. */
-  open: number;
-  /** Open connections with nothing in flight. */
-  idle: number;
-  /** Open connections with at least one request in flight. */
-  busy: number;
-  /** Connections being opened now. */
-  connecting: number;
-  /** Requests waiting for a connection now. */
-  queued: number;
-  /** Connections opened successfully. */
-  connectionsOpened: number;
-  /** Connection attempts that failed. */
-  connectFailures: number;
-  /** Requests written to a connection (every attempt counts). */
-  requestsSent: number;
-  /** Requests written to a connection that had carried one before. */
-  requestsOnReusedConnections: number;
-  /** Requests written behind another one still unanswered. */
-  requestsPipelined: number;
-  /** Whether pipelining to this origin is currently allowed. */
-  pipelining: boolean;
-  /** Times pipelining to this origin was suspended after a failure. */
-  pipeliningSuspensions: number;
-  /** Idle connections closed, by reason. */
-  evictions: EvictionStats;
-  /** Requests that waited in the queue. */
-  queuedRequests: number;
-  /** Total milliseconds requests spent in the queue. */
-  queueWaitTotal: number;
-  /** Longest time a request spent in the queue, in milliseconds. */
-  queueWaitMax: number;
-}
+import { type EvictionStats, noEvictions, type OriginStats } from "./stats.ts";
 
 /** Settings of a pool; the client derives them from its options. */
 export interface PoolSettings {
-  /** Bound on open + opening connections. */
+  /** Bound on open + opening connections (HTTP/2 sessions included). */
   maxConnections: number;
-  /** Requests in flight per connection (1 = no pipelining). */
+  /** Requests in flight per HTTP/1.1 connection (1 = no pipelining). */
   pipelining: number;
   /** Milliseconds an idle connection is kept. */
   idleTimeout: number;
@@ -139,11 +77,19 @@ export interface PoolSettings {
   pipelinePenalty: number;
   /** Milliseconds after which a connection takes no new request. */
   maxConnectionAge: number;
+  /** Whether HTTP/1.1 may be spoken. */
+  http1: boolean;
+  /** Whether HTTP/2 may be spoken (ALPN for https:, h2c if not http1). */
+  http2: boolean;
+  /** Our cap on streams per HTTP/2 session. */
+  maxConcurrentStreams: number;
+  /** Milliseconds of silence after which a session is PINGed before reuse. */
+  pingAfterIdle: number;
   /** TLS settings, for https origins. */
   tls: DialTlsOptions;
   /** Routes (proxies, Unix sockets), the custom dialer, TCP keep-alive. */
   transport: TransportSettings;
-  /** Settings for each connection. */
+  /** Settings for each HTTP/1.1 connection. */
   connection: Omit<ConnectionSettings, "origin">;
   /**
    * Called each time the pool becomes empty: nothing open, opening or
@@ -171,15 +117,25 @@ const CLIENT_CLOSED = new DOMException("The client was closed", "AbortError");
 /** Margin kept below the server's `Keep-Alive: timeout`, in milliseconds. */
 const KEEP_ALIVE_MARGIN = 1000;
 
+/** What the idle lifecycle needs of an HTTP/1.1 connection or a session. */
+interface Carrier {
+  readonly openedAt: number;
+  idleSince: number;
+  keepAliveTimeout?: number;
+  close(reason: CloseReason): void;
+}
+
 /**
- * The connections and the queue for one origin.
+ * The connections and the queue for one origin: HTTP/1.1 connections
+ * (kept alive, pipelined) and HTTP/2 sessions (many streams each) under one
+ * bound.
  *
  * @example Usage
  * ```ts ignore
  * // Pools are made by the client, one per origin; use createClient().
  * ```
  */
-export class Pool implements ConnectionHost, Dispatcher {
+export class Pool implements ConnectionHost, SessionHost, Dispatcher {
   /** `scheme://host:port`. */
   readonly origin: string;
   /** The route's display string, for stats. */
@@ -193,17 +149,23 @@ export class Pool implements ConnectionHost, Dispatcher {
    */
   #forwardProxy: ProxyEndpoint | undefined;
   #settings: PoolSettings;
-  /** Connections' background tasks (relays) still running, by connection. */
-  #dialed = new WeakMap<Connection, Promise<void>>();
   #tasks = new Set<Promise<void>>();
   #connectionSettings: ConnectionSettings;
-  /** Open connections, each with the handle its state changes go to. */
+  #sessionSettings: SessionSettings;
+  /** ALPN offered to an https: origin; undefined for cleartext. */
+  #alpn: string[] | undefined;
+  /** Whether cleartext connections speak HTTP/2 with prior knowledge. */
+  #h2c: boolean;
+  /** What the origin speaks, once a connection told. */
+  #protocol: "http/1.1" | "h2" | "unknown" = "unknown";
+  /** Open HTTP/1.1 connections, each with its telemetry handle. */
   #conns = new Map<Connection, ConnectionTelemetry>();
+  /** Open HTTP/2 sessions, each with its telemetry handle. */
+  #sessions = new Map<Http2Session, ConnectionTelemetry>();
   #telemetry: PoolTelemetry;
   #idle: Connection[] = [];
   #connecting = new Set<AbortController>();
-  #queue: Exchange[] = [];
-  #queueHead = 0;
+  #queue: WaitQueue;
   #closing = false;
   #draining = false;
   #closed: Promise<void> | null = null;
@@ -221,9 +183,6 @@ export class Pool implements ConnectionHost, Dispatcher {
     requestsOnReusedConnections: 0,
     requestsPipelined: 0,
     pipeliningSuspensions: 0,
-    queuedRequests: 0,
-    queueWaitTotal: 0,
-    queueWaitMax: 0,
     evictions: noEvictions(),
   };
 
@@ -246,29 +205,67 @@ export class Pool implements ConnectionHost, Dispatcher {
       this.#forwardProxy = proxy;
       settings = { ...settings, pipelining: 1 };
     }
+    const { http1, http2 } = settings;
+    this.#alpn = !tls
+      ? undefined
+      : http1 && http2
+      ? ["h2", "http/1.1"]
+      : http2
+      ? ["h2"]
+      : ["http/1.1"];
+    this.#h2c = !tls && !http1 && this.#forwardProxy === undefined;
+    if (!http2 || (!tls && http1)) this.#protocol = "http/1.1";
     this.#encoder = new Http1RequestEncoder(this.#forwardProxy);
     this.#settings = settings;
     this.#telemetry = settings.telemetry ?? NOOP_POOL_TELEMETRY;
-    this.#connectionSettings = {
-      ...settings.connection,
+    this.#connectionSettings = { ...settings.connection, origin: this.origin };
+    this.#sessionSettings = {
       origin: this.origin,
+      scheme: tls ? "https" : "http",
+      maxConcurrentStreams: settings.maxConcurrentStreams,
+      maxHeaderListSize: settings.connection.limits.maxHeaderSize,
+      readAhead: settings.connection.readAhead,
+      pingAfterIdle: settings.pingAfterIdle,
     };
+    this.#queue = new WaitQueue({
+      queueTimeout: settings.queueTimeout,
+      telemetry: this.#telemetry,
+      aborted: () => {
+        // Nobody else waits for a connection being opened: stop opening it.
+        if (this.#connecting.size > this.#queue.length) {
+          [...this.#connecting].pop()!.abort(NOT_NEEDED);
+        }
+      },
+      timedOut: (exchange) =>
+        exchange.fail(
+          new FetchError(
+            `the request waited longer than queueTimeout (${settings.queueTimeout} ms) for one of maxConnectionsPerOrigin ${settings.maxConnections} connections`,
+            { stage: "unsent", code: "QUEUE_TIMEOUT", origin: this.origin },
+          ),
+        ),
+    });
   }
 
   /** Whether the pool has nothing open, opening or queued. */
   get empty(): boolean {
-    return this.#conns.size === 0 && this.#connecting.size === 0 &&
-      this.#queueLength === 0;
+    return this.#open === 0 && this.#connecting.size === 0 &&
+      this.#queue.length === 0;
   }
 
-  get #queueLength(): number {
-    return this.#queue.length - this.#queueHead;
+  /** Connections and sessions open. */
+  get #open(): number {
+    return this.#conns.size + this.#sessions.size;
+  }
+
+  /** Whether one more connection may be opened. */
+  get #underBound(): boolean {
+    return this.#open + this.#connecting.size < this.#settings.maxConnections;
   }
 
   /**
-   * Sends one attempt of `request` on a connection as soon as one can take
-   * it: an idle one, a new one, a pipelined one, or after waiting in the
-   * queue.
+   * Sends one attempt of `request` as soon as a connection can take it: an
+   * HTTP/2 session with a free stream, an idle HTTP/1.1 connection, a new
+   * connection, a pipelined one, or after waiting in the queue.
    */
   dispatch(
     request: DispatchRequest,
@@ -284,7 +281,12 @@ export class Pool implements ConnectionHost, Dispatcher {
       options.freshConnection ? lastConnectionIdGiven() : -1,
     );
     this.emptySince = 0;
-    if (this.#queueLength === 0 && exchange.freshAfter === -1) {
+    if (this.#queue.length === 0 && exchange.freshAfter === -1) {
+      const session = this.#sessions.size === 0 ? null : this.#takeSession(-1);
+      if (session !== null) {
+        this.#sendOnSession(session, exchange);
+        return exchange.promise;
+      }
       const conn = this.#takeIdle(-1) ??
         this.#takeForPipelining(exchange, true);
       if (conn !== null) {
@@ -292,7 +294,7 @@ export class Pool implements ConnectionHost, Dispatcher {
         return exchange.promise;
       }
     }
-    if (this.#queueLength >= this.#settings.maxQueue) {
+    if (this.#queue.length >= this.#settings.maxQueue) {
       exchange.fail(
         new FetchError(
           `the queue is full (maxQueue ${this.#settings.maxQueue} requests waiting for one of maxConnectionsPerOrigin ${this.#settings.maxConnections} connections)`,
@@ -301,7 +303,7 @@ export class Pool implements ConnectionHost, Dispatcher {
       );
       return exchange.promise;
     }
-    this.#enqueue(exchange);
+    this.#queue.push(exchange);
     this.#drain();
     return exchange.promise;
   }
@@ -312,66 +314,6 @@ export class Pool implements ConnectionHost, Dispatcher {
       code: "CLIENT_CLOSED",
       origin: this.origin,
     });
-  }
-
-  #enqueue(exchange: Exchange): void {
-    this.#queue.push(exchange);
-    exchange.queuedAt = Date.now();
-    this.#stats.queuedRequests++;
-    this.#telemetry.queued();
-    if (exchange.signal !== undefined) {
-      exchange.onAbort = () => {
-        if (this.#dequeue(exchange)) {
-          exchange.fail(exchange.signal!.reason);
-          // Nobody else waits for a connection being opened: stop opening it.
-          if (this.#connecting.size > this.#queueLength) {
-            const last = [...this.#connecting].pop()!;
-            last.abort(NOT_NEEDED);
-          }
-        }
-      };
-    }
-    if (this.#settings.queueTimeout !== Infinity) {
-      const timer = setTimeout(() => {
-        if (this.#dequeue(exchange)) {
-          exchange.fail(
-            new FetchError(
-              `the request waited longer than queueTimeout (${this.#settings.queueTimeout} ms) for one of maxConnectionsPerOrigin ${this.#settings.maxConnections} connections`,
-              { stage: "unsent", code: "QUEUE_TIMEOUT", origin: this.origin },
-            ),
-          );
-        }
-      }, this.#settings.queueTimeout);
-      Deno.unrefTimer(timer);
-      exchange.promise.then(
-        () => clearTimeout(timer),
-        () => clearTimeout(timer),
-      );
-    }
-  }
-
-  /** Removes `exchange` from the queue; false when it was not queued. */
-  #dequeue(exchange: Exchange): boolean {
-    const index = this.#queue.indexOf(exchange, this.#queueHead);
-    if (index === -1) return false;
-    this.#queue.splice(index, 1);
-    this.#telemetry.dequeued(Date.now() - exchange.queuedAt);
-    return true;
-  }
-
-  #shift(): Exchange {
-    const exchange = this.#queue[this.#queueHead];
-    this.#queueHead++;
-    if (this.#queueHead > 64 && this.#queueHead * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#queueHead);
-      this.#queueHead = 0;
-    }
-    const waited = Date.now() - exchange.queuedAt;
-    exchange.queueWait = waited;
-    this.#stats.queueWaitTotal += waited;
-    if (waited > this.#stats.queueWaitMax) this.#stats.queueWaitMax = waited;
-    this.#telemetry.dequeued(waited);
-    return exchange;
   }
 
   /** Gives queued requests to connections, and opens connections for them. */
@@ -389,19 +331,28 @@ export class Pool implements ConnectionHost, Dispatcher {
   }
 
   #drainLoop(): void {
-    while (this.#queueLength > 0) {
-      const head = this.#queue[this.#queueHead];
-      const idle = this.#takeIdle(head.freshAfter);
-      if (idle !== null) {
-        this.#send(idle, this.#shift());
+    const queue = this.#queue;
+    while (queue.length > 0) {
+      const head = queue.peek();
+      const session = this.#sessions.size === 0
+        ? null
+        : this.#takeSession(head.freshAfter);
+      if (session !== null) {
+        this.#sendOnSession(session, queue.shift());
         continue;
       }
-      const waiting = this.#queueLength;
-      if (waiting <= this.#connecting.size) break;
-      if (
-        this.#conns.size + this.#connecting.size < this.#settings.maxConnections
-      ) {
-        this.#open();
+      const idle = this.#takeIdle(head.freshAfter);
+      if (idle !== null) {
+        this.#send(idle, queue.shift());
+        continue;
+      }
+      // A connection being opened may bring an HTTP/2 session, which takes
+      // many requests: until it told, a cold burst waits for it rather than
+      // opening a connection per request.
+      if (this.#connecting.size > 0 && this.#protocol !== "http/1.1") break;
+      if (queue.length <= this.#connecting.size) break;
+      if (this.#underBound) {
+        this.#openConnection();
         continue;
       }
       if (head.freshAfter !== -1) {
@@ -415,7 +366,7 @@ export class Pool implements ConnectionHost, Dispatcher {
       }
       const conn = this.#takeForPipelining(head, false);
       if (conn === null) break;
-      this.#send(conn, this.#shift());
+      this.#send(conn, queue.shift());
     }
   }
 
@@ -426,6 +377,30 @@ export class Pool implements ConnectionHost, Dispatcher {
     else this.#conns.get(conn)?.active();
     exchange.bytes = this.#encoder.encode(exchange.request);
     conn.send(exchange);
+  }
+
+  #sendOnSession(session: Http2Session, exchange: Exchange): void {
+    this.#stats.requestsSent++;
+    if (session.requests > 0) this.#stats.requestsOnReusedConnections++;
+    if (session.activeStreams === 0) this.#sessions.get(session)?.active();
+    session.send(exchange);
+  }
+
+  /**
+   * A session with a free stream (opened after `freshAfter`, when that is
+   * not -1); one past `maxConnectionAge` is closed once its streams end.
+   */
+  #takeSession(freshAfter: number): Http2Session | null {
+    const now = Date.now();
+    for (const session of this.#sessions.keys()) {
+      if (!session.accepting || session.id <= freshAfter) continue;
+      if (this.#tooOld(session, now)) {
+        session.close("max-age");
+        continue;
+      }
+      if (session.capacity > 0) return session;
+    }
+    return null;
   }
 
   /**
@@ -442,7 +417,7 @@ export class Pool implements ConnectionHost, Dispatcher {
       }
       if (now >= this.#expiry(conn)) {
         this.#idle.splice(i, 1);
-        this.#evict(conn, this.#expiryReason(conn));
+        conn.close(this.#expiryReason(conn));
         continue;
       }
       if (conn.id <= freshAfter) continue;
@@ -469,12 +444,7 @@ export class Pool implements ConnectionHost, Dispatcher {
     }
     const now = Date.now();
     if (now < this.#pipelineBannedUntil) return null;
-    if (
-      onlyWhenFull &&
-      this.#conns.size + this.#connecting.size < this.#settings.maxConnections
-    ) {
-      return null;
-    }
+    if (onlyWhenFull && this.#underBound) return null;
     let best: Connection | null = null;
     for (const conn of this.#conns.keys()) {
       const inFlight = conn.inFlight;
@@ -491,40 +461,37 @@ export class Pool implements ConnectionHost, Dispatcher {
     return best;
   }
 
-  /** When an idle connection expires (`Date.now()` time). */
-  #expiry(conn: Connection): number {
-    let due = conn.idleSince + this.#settings.idleTimeout;
-    if (conn.keepAliveTimeout !== undefined) {
+  /** When an idle connection or session expires (`Date.now()` time). */
+  #expiry(carrier: Carrier): number {
+    let due = carrier.idleSince + this.#settings.idleTimeout;
+    if (carrier.keepAliveTimeout !== undefined) {
       due = Math.min(
         due,
-        conn.idleSince + conn.keepAliveTimeout - KEEP_ALIVE_MARGIN,
+        carrier.idleSince + carrier.keepAliveTimeout - KEEP_ALIVE_MARGIN,
       );
     }
-    return Math.min(due, conn.openedAt + this.#settings.maxConnectionAge);
+    return Math.min(due, carrier.openedAt + this.#settings.maxConnectionAge);
   }
 
-  /** Which limit expired an idle connection. */
-  #expiryReason(conn: Connection): CloseReason {
-    if (this.#tooOld(conn, Date.now())) return "max-age";
-    return conn.keepAliveTimeout !== undefined &&
-        conn.keepAliveTimeout - KEEP_ALIVE_MARGIN < this.#settings.idleTimeout
+  /** Which limit expired an idle connection or session. */
+  #expiryReason(carrier: Carrier): CloseReason {
+    if (this.#tooOld(carrier, Date.now())) return "max-age";
+    return carrier.keepAliveTimeout !== undefined &&
+        carrier.keepAliveTimeout - KEEP_ALIVE_MARGIN <
+          this.#settings.idleTimeout
       ? "keep-alive-timeout"
       : "idle-timeout";
   }
 
   /**
-   * Whether `conn` is older than `maxConnectionAge`: it takes no new
+   * Whether `carrier` is older than `maxConnectionAge`: it takes no new
    * request, so that a new connection resolves the name again.
    */
-  #tooOld(conn: Connection, now: number): boolean {
-    return now - conn.openedAt >= this.#settings.maxConnectionAge;
+  #tooOld(carrier: Carrier, now: number): boolean {
+    return now - carrier.openedAt >= this.#settings.maxConnectionAge;
   }
 
-  #evict(conn: Connection, reason: CloseReason): void {
-    conn.close(reason);
-  }
-
-  #open(): void {
+  #openConnection(): void {
     const controller = new AbortController();
     this.#connecting.add(controller);
     const timeout = setTimeout(() => {
@@ -540,6 +507,7 @@ export class Pool implements ConnectionHost, Dispatcher {
       route: this.#route,
       signal: controller.signal,
       tls,
+      alpnProtocols: this.#alpn,
       tcpKeepAlive: transport.tcpKeepAlive,
       connect: transport.connect,
       maxHeaderSize: connection.limits.maxHeaderSize,
@@ -553,13 +521,43 @@ export class Pool implements ConnectionHost, Dispatcher {
           this.#drain();
           return;
         }
+        const h2 = dialed.alpnProtocol === "h2" || this.#h2c;
+        if (!h2 && !this.#settings.http1) {
+          dialed.conn.close();
+          this.#stats.connectFailures++;
+          this.#connectFailed(
+            new FetchError(
+              `the server does not speak HTTP/2 (ALPN chose ${
+                dialed.alpnProtocol ?? "nothing"
+              }) and 'http1' is false`,
+              { stage: "connect", code: "CONNECT_FAILED", origin: this.origin },
+            ),
+          );
+          return;
+        }
+        this.#stats.connectionsOpened++;
+        this.#protocol = h2 ? "h2" : "http/1.1";
+        if (h2) {
+          const session = Http2Session.open(
+            dialed.conn,
+            this.#sessionSettings,
+            this,
+          );
+          this.#track(session.finished);
+          this.#sessions.set(
+            session,
+            this.#telemetry.connectionOpened("2", "idle"),
+          );
+          this.#drain();
+          if (session.activeStreams === 0) this.#armIdleTimer(session);
+          return;
+        }
         const conn = Connection.open(
           dialed.conn,
           this.#connectionSettings,
           this,
         );
         this.#conns.set(conn, this.#telemetry.connectionOpened("1.1", "idle"));
-        this.#stats.connectionsOpened++;
         this.#idle.push(conn);
         this.#drain();
         if (conn.inFlight === 0) this.#armIdleTimer(conn);
@@ -576,8 +574,9 @@ export class Pool implements ConnectionHost, Dispatcher {
   }
 
   /**
-   * Keeps a connection's background task (a relay's pump) until it ends,
-   * so that `close()` resolves only once nothing of ours runs.
+   * Keeps a connection's background task (a relay's pump, a session's read
+   * loop) until it ends, so that `close()` resolves only once nothing of
+   * ours runs.
    */
   #track(task: Promise<void>): void {
     this.#tasks.add(task);
@@ -586,45 +585,77 @@ export class Pool implements ConnectionHost, Dispatcher {
 
   /** Fails the request that waited longest, the one the connection was for. */
   #connectFailed(error: unknown): void {
-    if (this.#queueLength > this.#connecting.size) {
-      this.#shift().fail(connectFailure(error, this.origin));
+    if (this.#queue.length > this.#connecting.size) {
+      this.#queue.shift().fail(connectFailure(error, this.origin));
     }
     this.#drain();
     this.#checkEmpty();
   }
 
-  // ---- ConnectionHost ----------------------------------------------------
+  // ---- ConnectionHost and SessionHost -------------------------------------
 
-  /** A connection finished a response and can take more. */
-  released(conn: Connection): void {
+  /** A connection finished a response, or a session a stream. */
+  released(carrier: Connection | Http2Session): void {
+    if (carrier instanceof Http2Session) {
+      this.#releasedSession(carrier);
+      return;
+    }
+    const conn = carrier;
     if (conn.inFlight === 0) this.#conns.get(conn)?.idle();
     if (this.#tooOld(conn, Date.now())) {
       conn.close("max-age");
-      if (this.#queueLength > 0) this.#drain();
+      if (this.#queue.length > 0) this.#drain();
       return;
     }
     if (conn.inFlight === 0) {
       this.#idle.push(conn);
       this.#drain();
       if (conn.inFlight === 0) {
-        if (this.#closing && this.#queueLength === 0) {
+        if (this.#closing && this.#queue.length === 0) {
           conn.close("client-closed");
         } else {
           this.#armIdleTimer(conn);
         }
       }
-    } else if (this.#queueLength > 0) {
+    } else if (this.#queue.length > 0) {
       this.#drain();
     }
   }
 
-  /** A connection closed; forget it and serve the queue elsewhere. */
-  closed(conn: Connection, reason: CloseReason, pipelineFailed: boolean): void {
-    this.#conns.get(conn)?.closed();
-    this.#conns.delete(conn);
-    const idleIndex = this.#idle.indexOf(conn);
-    if (idleIndex !== -1) this.#idle.splice(idleIndex, 1);
-    const evicted = evictionOf(reason, idleIndex !== -1);
+  #releasedSession(session: Http2Session): void {
+    if (this.#queue.length > 0) this.#drain();
+    if (session.activeStreams > 0 || session.closed) return;
+    this.#sessions.get(session)?.idle();
+    if (this.#tooOld(session, Date.now())) session.close("max-age");
+    else if (this.#closing && this.#queue.length === 0) {
+      session.close("client-closed");
+    } else this.#armIdleTimer(session);
+  }
+
+  /** A session takes no new stream: serve the queue elsewhere. */
+  goingAway(_session: Http2Session): void {
+    this.#drain();
+  }
+
+  /** A connection or session closed; forget it, serve the queue elsewhere. */
+  closed(
+    carrier: Connection | Http2Session,
+    reason: CloseReason,
+    pipelineFailed = false,
+  ): void {
+    let wasIdle: boolean;
+    if (carrier instanceof Http2Session) {
+      wasIdle = carrier.activeStreams === 0;
+      this.#sessions.get(carrier)?.closed();
+      this.#sessions.delete(carrier);
+    } else {
+      this.#conns.get(carrier)?.closed();
+      this.#conns.delete(carrier);
+      const idleIndex = this.#idle.indexOf(carrier);
+      wasIdle = idleIndex !== -1;
+      if (wasIdle) this.#idle.splice(idleIndex, 1);
+    }
+    const evicted = evictionOf(reason, wasIdle);
     if (evicted !== undefined) {
       this.#stats.evictions[evicted]++;
       this.#telemetry.evicted(evicted);
@@ -635,16 +666,25 @@ export class Pool implements ConnectionHost, Dispatcher {
       }
       this.#pipelineBannedUntil = Date.now() + this.#settings.pipelinePenalty;
     }
-    if (this.#idle.length === 0) this.#disarmIdleTimer();
+    if (this.#idle.length === 0 && !this.#hasIdleSession()) {
+      this.#disarmIdleTimer();
+    }
     this.#drain();
     this.#checkEmpty();
   }
 
+  #hasIdleSession(): boolean {
+    for (const session of this.#sessions.keys()) {
+      if (session.activeStreams === 0) return true;
+    }
+    return false;
+  }
+
   // ---- idle timer --------------------------------------------------------
 
-  /** Makes sure the idle timer fires by the time `conn` expires. */
-  #armIdleTimer(conn: Connection): void {
-    const due = this.#expiry(conn);
+  /** Makes sure the idle timer fires by the time `carrier` expires. */
+  #armIdleTimer(carrier: Carrier): void {
+    const due = this.#expiry(carrier);
     if (due >= this.#idleTimerDue) return;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimerDue = due;
@@ -653,7 +693,7 @@ export class Pool implements ConnectionHost, Dispatcher {
     this.#idleTimer = timer;
   }
 
-  /** With no idle connection left, nothing is due: no timer may stay armed. */
+  /** With nothing idle left, nothing is due: no timer may stay armed. */
   #disarmIdleTimer(): void {
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
@@ -672,15 +712,19 @@ export class Pool implements ConnectionHost, Dispatcher {
     this.#idleTimer = undefined;
     this.#idleTimerDue = Infinity;
     const now = Date.now();
-    let next: Connection | null = null;
+    let next: Carrier | null = null;
     let nextAt = Infinity;
-    for (const conn of [...this.#idle]) {
-      const expiry = this.#expiry(conn);
+    const idle: Carrier[] = [...this.#idle];
+    for (const session of this.#sessions.keys()) {
+      if (session.activeStreams === 0 && !session.closed) idle.push(session);
+    }
+    for (const carrier of idle) {
+      const expiry = this.#expiry(carrier);
       if (now >= expiry) {
-        this.#evict(conn, this.#expiryReason(conn));
+        carrier.close(this.#expiryReason(carrier));
       } else if (expiry < nextAt) {
         nextAt = expiry;
-        next = conn;
+        next = carrier;
       }
     }
     if (next !== null) this.#armIdleTimer(next);
@@ -705,19 +749,21 @@ export class Pool implements ConnectionHost, Dispatcher {
   }
 
   #closeIfDone(): void {
-    if (this.#queueLength > 0) return;
+    if (this.#queue.length > 0) return;
     for (const conn of this.#conns.keys()) {
       if (conn.inFlight === 0) conn.close("client-closed");
     }
+    // A session closes once its streams end (GOAWAY, then the socket).
+    for (const session of this.#sessions.keys()) session.close("client-closed");
     for (const controller of this.#connecting) {
       controller.abort(CLIENT_CLOSED);
     }
-    if (this.#conns.size === 0 && this.#connecting.size === 0) {
+    if (this.#open === 0 && this.#connecting.size === 0) {
       this.#disarmIdleTimer();
       const resolve = this.#resolveClosed;
       this.#resolveClosed = null;
       if (resolve !== null) {
-        // Relays stop once their connection closed: wait for them too.
+        // Relays and read loops stop once their socket closed: wait for them.
         Promise.all(this.#tasks).then(() => resolve());
       }
     }
@@ -731,8 +777,8 @@ export class Pool implements ConnectionHost, Dispatcher {
   destroy(): void {
     this.#closing = true;
     const destroyed = new ClientDestroyed();
-    while (this.#queueLength > 0) {
-      this.#shift().fail(
+    while (this.#queue.length > 0) {
+      this.#queue.shift().fail(
         new FetchError(destroyed.message, {
           stage: "unsent",
           code: "CLIENT_CLOSED",
@@ -745,6 +791,9 @@ export class Pool implements ConnectionHost, Dispatcher {
     for (const conn of [...this.#conns.keys()]) {
       conn.destroy("client-closed", destroyed);
     }
+    for (const session of [...this.#sessions.keys()]) {
+      session.destroy("client-closed", destroyed);
+    }
     this.#closeIfDone();
   }
 
@@ -752,19 +801,29 @@ export class Pool implements ConnectionHost, Dispatcher {
   stats(): OriginStats {
     let idle = 0;
     let busy = 0;
+    let streams = 0;
     for (const conn of this.#conns.keys()) {
       if (conn.inFlight === 0) idle++;
       else busy++;
     }
+    for (const session of this.#sessions.keys()) {
+      streams += session.activeStreams;
+      if (session.activeStreams === 0) idle++;
+      else busy++;
+    }
     const s = this.#stats;
+    const queue = this.#queue;
     return {
       origin: this.origin,
       route: this.route,
-      open: this.#conns.size,
+      protocol: this.#protocol,
+      open: this.#open,
       idle,
       busy,
+      sessions: this.#sessions.size,
+      streams,
       connecting: this.#connecting.size,
-      queued: this.#queueLength,
+      queued: queue.length,
       connectionsOpened: s.connectionsOpened,
       connectFailures: s.connectFailures,
       requestsSent: s.requestsSent,
@@ -774,9 +833,9 @@ export class Pool implements ConnectionHost, Dispatcher {
         Date.now() >= this.#pipelineBannedUntil,
       pipeliningSuspensions: s.pipeliningSuspensions,
       evictions: { ...s.evictions },
-      queuedRequests: s.queuedRequests,
-      queueWaitTotal: s.queueWaitTotal,
-      queueWaitMax: s.queueWaitMax,
+      queuedRequests: queue.waited,
+      queueWaitTotal: queue.waitTotal,
+      queueWaitMax: queue.waitMax,
     };
   }
 }

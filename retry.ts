@@ -12,13 +12,16 @@
  *
  * 1. **Never written** (a {@linkcode FetchError} with stage `connect`: the
  *    connection could not be opened; or `unsent`: the connection was found
- *    dead before any byte of the request went out). The server cannot have
- *    seen the request, so it is sent again at once, whatever its method, up
- *    to {@linkcode NEVER_WRITTEN_ATTEMPTS} attempts in all (or `maxAttempts`
+ *    dead before any byte of the request went out, or an HTTP/2 server said
+ *    it never processed the stream: REFUSED_STREAM, or above a GOAWAY's
+ *    last stream). The server cannot have seen the request, so it is sent
+ *    again at once, whatever its method, up to
+ *    {@linkcode NEVER_WRITTEN_ATTEMPTS} attempts in all (or `maxAttempts`
  *    if larger). This holds even with `retry: false`, and draws nothing from
  *    the retry budget. A proxy that answers `CONNECT` with 502, 503 or 504
  *    reached nothing either, but says it is struggling: that replay waits a
- *    backoff delay and draws on the budget.
+ *    backoff delay and draws on the budget, as does a stream an HTTP/2
+ *    server refused with ENHANCE_YOUR_CALM.
  *
  * With retries on (not `retry: false`), for replayable requests only: an
  * idempotent method (`GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT`, `DELETE`) or an
@@ -278,6 +281,12 @@ export interface RetryRequestInfo {
  * with `retry: false`: the server never saw it, so sending it again is safe.
  */
 export const NEVER_WRITTEN_ATTEMPTS = 3;
+
+/**
+ * How many attempts in all a request whose HTTP/2 stream the server refused
+ * may take (as Go's HTTP/2 transport, 1 + 6 retries).
+ */
+export const REFUSED_STREAM_ATTEMPTS = 7;
 
 /** Codes of failures that sending again cannot mend, or must not. */
 const FINAL_CODES: ReadonlySet<FetchError["code"]> = new Set([
@@ -544,8 +553,11 @@ export class RetryPolicy {
     switch (error.stage) {
       case "connect":
       case "unsent": {
-        if (attempt >= this.#neverWrittenAttempts) return null;
         if (!request.bodyReplayable) return null;
+        if (error.code === "STREAM_REFUSED") {
+          return this.#refused(error, attempt, budget);
+        }
+        if (attempt >= this.#neverWrittenAttempts) return null;
         if (error.code === "PROXY_FAILED") {
           // A refusal (403, a SOCKS rule) stays a refusal; only a proxy
           // that says it is struggling is asked again, and not in a storm.
@@ -580,6 +592,30 @@ export class RetryPolicy {
       default:
         return null;
     }
+  }
+
+  /**
+   * A stream an HTTP/2 server refused (REFUSED_STREAM, or above a GOAWAY's
+   * last stream): it was never processed, so it is sent again whatever its
+   * method, on a new connection; at once the first time, then after a
+   * backoff delay, up to {@linkcode REFUSED_STREAM_ATTEMPTS} attempts, as
+   * a server that closes sessions after a few streams may refuse a burst
+   * several times over. With ENHANCE_YOUR_CALM every replay waits and
+   * draws on the budget.
+   */
+  #refused(
+    error: FetchError,
+    attempt: number,
+    budget: RetryBudget,
+  ): RetryDecision | null {
+    if (attempt >= REFUSED_STREAM_ATTEMPTS) return null;
+    const calm = (error.cause as { calm?: unknown } | undefined)?.calm === true;
+    if (calm && !budget.tryWithdraw()) return null;
+    return {
+      reason: "unsent",
+      delay: calm || attempt > 1 ? this.backoff(attempt - 1) : 0,
+      freshConnection: true,
+    };
   }
 
   /**

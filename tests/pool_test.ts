@@ -310,6 +310,10 @@ function poolSettings(
     queueTimeout: Infinity,
     pipelinePenalty: 60_000,
     maxConnectionAge: Infinity,
+    http1: true,
+    http2: false,
+    maxConcurrentStreams: 100,
+    pingAfterIdle: 2000,
     tls: {},
     transport: { router: proxyRouter(false), connect, tcpKeepAlive: true },
     connection: {
