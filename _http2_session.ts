@@ -17,10 +17,10 @@
  *   RST_STREAM); frames on a stream never opened are a connection error.
  * - Flow control (§5.2, §6.9): request bodies respect the server's stream
  *   and connection windows and its frame size. On the receive side each
- *   stream's window is `readAhead` and is given back as the caller reads
+ *   stream's window is `streamWindow` and is given back as the caller reads
  *   its body (back-pressure per stream), while the connection window is
  *   large and topped up as data arrives, so one unread body never stalls
- *   the other streams. Memory is bounded by streams × `readAhead`.
+ *   the other streams. Memory is bounded by streams × `streamWindow`.
  *
  * Decisions worth knowing:
  * - **Small bodies arrive as bytes.** A response whose `content-length` is
@@ -155,10 +155,17 @@ export interface SessionSettings {
    */
   maxHeaderListSize: number;
   /**
-   * Bytes of a response body read ahead per stream: the stream receive
-   * window. A body up to this size may be handed over as bytes.
+   * Bytes of a response body gathered whole: a body up to this size may be
+   * handed over as bytes.
    */
   readAhead: number;
+  /**
+   * Our receive window of each stream: body bytes read ahead of the
+   * caller. Memory is bounded by streams × this.
+   *
+   * @default {readAhead}
+   */
+  streamWindow?: number;
   /**
    * Milliseconds without a frame from the server after which a PING ACK is
    * awaited before the next stream is sent (`Infinity`: never).
@@ -320,7 +327,10 @@ export class Http2Session {
     this.#ourMaxStreams = settings.maxConcurrentStreams;
     const streamWindow = Math.max(
       1,
-      Math.min(Math.floor(settings.readAhead), MAX_WINDOW_SIZE),
+      Math.min(
+        Math.floor(settings.streamWindow ?? settings.readAhead),
+        MAX_WINDOW_SIZE,
+      ),
     );
     this.#pingAfterIdle = settings.pingAfterIdle;
     const maxList = Math.min(settings.maxHeaderListSize, 2 ** 32);
@@ -361,6 +371,7 @@ export class Http2Session {
         origin: settings.origin,
         scheme: settings.scheme,
         window: streamWindow,
+        gather: Math.min(settings.readAhead, streamWindow),
       },
     );
     this.#streams = this.#table.streams;

@@ -209,24 +209,31 @@ export class ResponseReceiver {
   #owner: StreamOwner;
   #sink: FrameSink;
   #guard: SessionGuard;
-  /** Our stream receive window: `readAhead`. */
+  /** Our stream receive window. */
   #window: number;
+  /** A body of known length up to this is gathered whole. */
+  #gather: number;
   #grantThreshold: number;
   /** Streams gathering a body of unknown length during this read. */
   #collecting: H2Stream[] = [];
   #responses = 0;
 
-  /** Creates the receiving side; `window` is each stream's receive window. */
+  /**
+   * Creates the receiving side; `window` is each stream's receive window,
+   * `gather` the largest body handed over as bytes.
+   */
   constructor(
     owner: StreamOwner,
     sink: FrameSink,
     guard: SessionGuard,
     window: number,
+    gather: number,
   ) {
     this.#owner = owner;
     this.#sink = sink;
     this.#guard = guard;
     this.#window = window;
+    this.#gather = gather;
     this.#grantThreshold = Math.max(1, Math.floor(window / 2));
   }
 
@@ -411,7 +418,7 @@ export class ResponseReceiver {
       this.#owner.setDue(stream, exchange.bodyTimeout, Due.Body, now);
       return;
     }
-    if (expected !== -1 && expected <= this.#window) {
+    if (expected !== -1 && expected <= this.#gather) {
       // Small: gathered whole within the stream window, handed over as bytes.
       stream.body = Body.Buffer;
       stream.buf = expected === 0 ? EMPTY : new Uint8Array(expected);

@@ -68,8 +68,10 @@ export interface TableSettings {
   origin: string;
   /** The `:scheme` of requests. */
   scheme: string;
-  /** Our receive window of each stream: `readAhead`. */
+  /** Our receive window of each stream. */
   window: number;
+  /** Bytes of a body gathered whole and handed over as bytes, at most. */
+  gather: number;
 }
 
 /**
@@ -114,7 +116,13 @@ export class StreamTable implements StreamOwner, WriterHost {
     this.#window = settings.window;
     const writer = new FrameWriter(conn, this, guard, settings.origin);
     this.writer = writer;
-    this.receiver = new ResponseReceiver(this, writer, guard, settings.window);
+    this.receiver = new ResponseReceiver(
+      this,
+      writer,
+      guard,
+      settings.window,
+      settings.gather,
+    );
   }
 
   /** Exchanges waiting for a stream slot. */

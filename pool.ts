@@ -114,6 +114,9 @@ const NOT_NEEDED = new DOMException(
 );
 const CLIENT_CLOSED = new DOMException("The client was closed", "AbortError");
 
+/** The least each HTTP/2 stream reads ahead of the caller, in bytes. */
+const H2_STREAM_WINDOW = 1024 * 1024;
+
 /** Margin kept below the server's `Keep-Alive: timeout`, in milliseconds. */
 const KEEP_ALIVE_MARGIN = 1000;
 
@@ -225,6 +228,10 @@ export class Pool implements ConnectionHost, SessionHost, Dispatcher {
       maxConcurrentStreams: settings.maxConcurrentStreams,
       maxHeaderListSize: settings.connection.limits.maxHeaderSize,
       readAhead: settings.connection.readAhead,
+      // hyper (the built-in fetch) reads 2 MiB ahead per stream; a small
+      // window costs a round trip per refill, and some servers (Deno.serve)
+      // stall on each.
+      streamWindow: Math.max(settings.connection.readAhead, H2_STREAM_WINDOW),
       pingAfterIdle: settings.pingAfterIdle,
     };
     this.#queue = new WaitQueue({

@@ -245,25 +245,45 @@ Deno.test("A cold burst of 100 requests to an HTTP/2 origin opens one connection
 });
 
 Deno.test("A second HTTP/2 session opens only when the first one's streams are taken", async () => {
-  await using server = startDenoH2();
+  // Each response holds its stream open until released.
+  const release = Promise.withResolvers<void>();
+  await using server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    cert: PEM.serverCert,
+    key: PEM.serverKey,
+  }, () =>
+    new Response(
+      new ReadableStream({
+        async start(controller) {
+          controller.enqueue(new TextEncoder().encode("held"));
+          await release.promise;
+          controller.close();
+        },
+      }),
+    ));
+  const origin = `https://127.0.0.1:${server.addr.port}`;
   await using client = createClient({
     http2: true,
     tls: TLS,
     maxConcurrentStreams: 4,
     maxConnectionsPerOrigin: 2,
   });
-  // Large bodies hold their streams until read: 4 fill the first session,
-  // the next 4 need a second one.
   const first = await Promise.all(
-    Array.from({ length: 4 }, () => client.fetch(server.origin + "/big")),
+    Array.from({ length: 4 }, () => client.fetch(origin)),
   );
   assertEquals(client.stats().origins[0].sessions, 1);
   const second = await Promise.all(
-    Array.from({ length: 4 }, () => client.fetch(server.origin + "/big")),
+    Array.from({ length: 4 }, () => client.fetch(origin)),
   );
   const stats = client.stats().origins[0];
   assertEquals([stats.sessions, stats.streams], [2, 8]);
-  for (const res of [...first, ...second]) await res.body?.cancel();
+  release.resolve();
+  const texts = await Promise.all(
+    [...first, ...second].map((res) => res.text()),
+  );
+  assertEquals(texts, Array(8).fill("held"));
 });
 
 Deno.test("With http2 on, an https: origin that picks http/1.1 by ALPN gets HTTP/1.1; with http1: false it is refused", async () => {
