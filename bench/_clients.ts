@@ -43,6 +43,14 @@ export interface ClientSpec {
   /** PEM CA certificate to trust, for TLS workloads. */
   caCert?: string;
   /**
+   * Whether HTTP/2 may be negotiated by ALPN: pooled-fetch's `http2`, or
+   * `Deno.createHttpClient`'s `http2` for `fetch-client`. The plain
+   * built-in `fetch` offers `h2` whatever this says, and the other clients
+   * speak HTTP/1.1 only.
+   * @default {false} for pooled-fetch and `fetch-client` with `connections`
+   */
+  http2?: boolean;
+  /**
    * An `http://` proxy URL that every request goes through (`CONNECT`
    * tunnels for `https:`): pooled-fetch's `proxy: { url }`, or
    * `Deno.createHttpClient({ proxy: { url } })` for `fetch-client`. Other
@@ -93,6 +101,11 @@ export interface BenchClient {
   /** Connections the client says it opened, when it can tell. */
   connectionsOpened(): number | undefined;
   /**
+   * The protocol the client says its connections speak (`h2` or
+   * `http/1.1`), when it can tell.
+   */
+  protocol?(): string | undefined;
+  /**
    * Whether the client did what its row claims (a telemetry row: spans
    * were made and exported): a message saying what is wrong, or
    * `undefined`.
@@ -113,7 +126,7 @@ export async function openClient(
   spec: ClientSpec,
   req: RequestSpec,
 ): Promise<BenchClient> {
-  const { kind, pipelining = 1, caCert, proxy, telemetry } = spec;
+  const { kind, pipelining = 1, caCert, proxy, telemetry, http2 } = spec;
   const connections = spec.connections ?? 16;
   const { url, method = "GET", body } = req;
   if (proxy !== undefined && kind !== "pooled" && kind !== "fetch-client") {
@@ -128,6 +141,7 @@ export async function openClient(
       const client = createClient({
         maxConnectionsPerOrigin: connections,
         pipelining,
+        ...(http2 ? { http2: true } : {}),
         ...(caCert ? { tls: { caCerts: [caCert] } } : {}),
         ...(proxy ? { proxy: { url: proxy } } : {}),
         ...(telemetry === "off" ? { telemetry: false } : {}),
@@ -142,6 +156,7 @@ export async function openClient(
           return { status, contentType, requestId, bytes: buf.byteLength };
         },
         connectionsOpened: () => client.stats().totals.connectionsOpened,
+        protocol: () => client.stats().origins[0]?.protocol,
         ...(sdk ? { check: () => sdk.check() } : {}),
         close: async () => {
           await client.close();
@@ -169,6 +184,7 @@ export async function openClient(
         ...(spec.connections !== undefined
           ? { poolMaxIdlePerHost: connections, http2: false }
           : {}),
+        ...(http2 !== undefined ? { http2 } : {}),
         ...(caCert ? { caCerts: [caCert] } : {}),
         ...(proxy ? { proxy: { url: proxy } } : {}),
       });

@@ -21,15 +21,19 @@
  *   line for each of them and nothing else.
  *
  * Keep-alive never ends a connection mid-run (`keepalive_requests` 10^8,
- * `keepalive_timeout` 10 min). With `--tls`, a second listener speaks TLS
- * with `tests/fixtures/server.pem`.
+ * which nginx applies to HTTP/2 too, `keepalive_timeout` 10 min). With
+ * `--tls`, two more listeners speak TLS with `tests/fixtures/server.pem`:
+ * one HTTP/1.1 only, and one with `http2`, where ALPN offers `h2` and
+ * `http/1.1` and the client picks. The protocol of every connection to the
+ * latter is read from a log with one line per connection (at its first
+ * request): `$server_protocol`, `HTTP/2.0` or `HTTP/1.1`.
  *
  * Usage: `deno run --allow-net=127.0.0.1 --allow-read=<tmp>
  * --allow-write=<tmp> --allow-run=<nginx> bench/_nginx.ts <nginx> <tmp>
- * [--tls]`. It prints `{"port":n,"tlsPort":m}`, then answers `stats` and
- * `reset` on stdin like `bench/_server.ts`. When its stdin closes (the
- * driver exited, however it exited), or on SIGINT or SIGTERM, it stops nginx
- * and removes the directory.
+ * [--tls]`. It prints `{"port":n,"tlsPort":m,"h2Port":k}`, then answers
+ * `stats` and `reset` on stdin like `bench/_server.ts`. When its stdin
+ * closes (the driver exited, however it exited), or on SIGINT or SIGTERM, it
+ * stops nginx and removes the directory.
  *
  * @module
  */
@@ -51,8 +55,11 @@ export interface NginxConfigOptions {
   dir: string;
   /** Plain HTTP port on 127.0.0.1. */
   port: number;
-  /** TLS port on 127.0.0.1, with the certificate and key to use. */
-  tls?: { port: number; cert: string; key: string };
+  /**
+   * TLS ports on 127.0.0.1, with the certificate and key to use: `port`
+   * speaks HTTP/1.1 only, `h2Port` offers `h2` too.
+   */
+  tls?: { port: number; h2Port: number; cert: string; key: string };
 }
 
 /**
@@ -100,11 +107,25 @@ ${
   }
   log_format resumed "r";
   access_log ${dir}/resumed.log resumed if=$resumed_first;
+  # One line per connection to the h2 port (at its first request): the
+  # protocol it speaks, "HTTP/2.0" or "HTTP/1.1".
+  map "$server_port:$connection_requests" $h2_port_first {
+    "${tls.h2Port}:1" 1;
+    default 0;
+  }
+  log_format protocol "$server_protocol";
+  access_log ${dir}/protocols.log protocol if=$h2_port_first;
 `
       : ""
   }  server {
     listen 127.0.0.1:${port};
-${tls ? `    listen 127.0.0.1:${tls.port} ssl;\n` : ""}    root ${dir}/www;
+${
+    tls
+      ? `    listen 127.0.0.1:${tls.port} ssl;
+    listen 127.0.0.1:${tls.h2Port} ssl http2;
+`
+      : ""
+  }    root ${dir}/www;
     # A 'close' query parameter: the same file, then the connection closes.
     if ($args ~ "(^|&)close(=|&|$)") { rewrite ^(.*)$ /_close$1 last; }
     location = /small { default_type text/plain; }
@@ -165,6 +186,7 @@ interface Running {
   child: Deno.ChildProcess;
   port: number;
   tlsPort: number | undefined;
+  h2Port: number | undefined;
 }
 
 async function startNginx(
@@ -178,15 +200,17 @@ async function startNginx(
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = freePort();
     const tlsPort = tls ? freePort() : undefined;
+    const h2Port = tls ? freePort() : undefined;
     await Deno.writeTextFile(
       `${dir}/nginx.conf`,
       nginxConfig({
         dir,
         port,
-        ...(tlsPort
+        ...(tlsPort && h2Port
           ? {
             tls: {
               port: tlsPort,
+              h2Port,
               cert: `${fixtures}server.pem`,
               key: `${fixtures}server-key.pem`,
             },
@@ -206,14 +230,12 @@ async function startNginx(
       try {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port });
         conn.close();
-        if (tlsPort) {
-          const tconn = await Deno.connect({
-            hostname: "127.0.0.1",
-            port: tlsPort,
-          });
+        for (const p of [tlsPort, h2Port]) {
+          if (p === undefined) continue;
+          const tconn = await Deno.connect({ hostname: "127.0.0.1", port: p });
           tconn.close();
         }
-        return { child, port, tlsPort };
+        return { child, port, tlsPort, h2Port };
       } catch {
         await sleep(50);
       }
@@ -281,7 +303,7 @@ async function main(): Promise<void> {
     if (api.length !== API_BYTES) throw new Error("Bad /api body");
     await Deno.writeTextFile(`${dir}/www/api`, api);
     running = await startNginx(nginx, dir, tls);
-    const { port, tlsPort } = running;
+    const { port, tlsPort, h2Port } = running;
     // Connections of the rows since the last reset: each answer of nginx's
     // accept counter, less the connection that asked and the ones before.
     let last = await acceptsCount(port);
@@ -301,7 +323,17 @@ async function main(): Promise<void> {
         return 0;
       }
     };
-    print({ port, tlsPort });
+    // Lines of the protocol log, as they are at the last reset.
+    let protocolsBase = 0;
+    const protocolLines = async () => {
+      try {
+        const text = await Deno.readTextFile(`${dir}/protocols.log`);
+        return text.split("\n").slice(0, -1);
+      } catch {
+        return [];
+      }
+    };
+    print({ port, tlsPort, h2Port });
     let pending = "";
     const chunk = new Uint8Array(4096);
     for (let i = 0; i < Number.MAX_SAFE_INTEGER; i++) {
@@ -316,10 +348,21 @@ async function main(): Promise<void> {
         const connections = await count();
         const lines = await resumedLines();
         const tlsResumed = tls ? lines - resumedBase : null;
-        print({ connections, tlsResumed });
+        const spoken = await protocolLines();
+        const protocols: Record<string, number> = { "h2": 0, "http/1.1": 0 };
+        for (const line of spoken.slice(protocolsBase)) {
+          const name = line === "HTTP/2.0"
+            ? "h2"
+            : line === "HTTP/1.1"
+            ? "http/1.1"
+            : line;
+          protocols[name] = (protocols[name] ?? 0) + 1;
+        }
+        print({ connections, tlsResumed, ...(tls ? { protocols } : {}) });
         if (cmd === "reset") {
           counted = 0;
           resumedBase = lines;
+          protocolsBase = spoken.length;
         }
       }
     }

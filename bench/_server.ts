@@ -25,19 +25,32 @@
  * when it sends `Connection: close`, when its target has a `close` query
  * parameter (`/small?close`), or always with `--close`.
  *
+ * With `--tls`, two TLS listeners are added: this HTTP/1.1 server over
+ * `node:tls` (no ALPN), and `Deno.serve` over TLS, which offers `h2` and
+ * `http/1.1` by ALPN, for the HTTP/2 rows (`bench/_server_h2.ts`; `/small`,
+ * `/64k` and `/api` only).
+ *
  * Usage: `deno run --allow-net=127.0.0.1 --allow-read=tests/fixtures
  * bench/_server.ts [--port N] [--tls] [--close]`. It prints one JSON line,
- * `{"port":n,"tlsPort":m}` (`tlsPort` with `--tls` only), then serves until
- * its stdin closes. Each stdin line is a command answered by one JSON line
- * on stdout: `stats` prints `{"connections":n,"tlsResumed":r}` (`r`: TLS
- * connections that resumed a session), `reset` prints it and resets both
- * counts.
+ * `{"port":n,"tlsPort":m,"h2Port":k}` (`tlsPort` and `h2Port` with `--tls`
+ * only), then serves until its stdin closes. Each stdin line is a command
+ * answered by one JSON line on stdout: `stats` prints
+ * `{"connections":n,"tlsResumed":r,"protocols":{"h2":a,"http/1.1":b}}`
+ * (`n`: connections accepted on every listener; `r`: TLS connections that
+ * resumed a session, null when some were on the h2 listener, which cannot
+ * tell; `protocols`: the h2 listener's connections by the protocol they
+ * spoke), `reset` prints it and resets the counts.
  *
  * @module
  */
 
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { Server } from "node:tls";
+import {
+  type H2Listener,
+  type ListenerProtocol,
+  startH2Listener,
+} from "./_server_h2.ts";
 import {
   API_BYTES,
   API_HEADERS,
@@ -59,7 +72,11 @@ const READ_SIZE = 64 * 1024;
 export interface ServerOptions {
   /** Port for plain HTTP; 0 picks a free one. @default {0} */
   port?: number;
-  /** TLS certificate and key (PEM); when given, a TLS listener is added. */
+  /**
+   * TLS certificate and key (PEM); when given, two TLS listeners are added:
+   * HTTP/1.1 only, and `Deno.serve` offering `h2` (see
+   * `bench/_server_h2.ts`).
+   */
   tls?: { cert: string; key: string };
   /** Answer every request with `Connection: close`. @default {false} */
   close?: boolean;
@@ -71,10 +88,17 @@ export interface BenchServer {
   port: number;
   /** The TLS port, when TLS was requested. */
   tlsPort?: number;
-  /** Connections accepted since the last reset. */
+  /** The TLS port of `Deno.serve` (h2 or HTTP/1.1), when TLS was requested. */
+  h2Port?: number;
+  /** Connections accepted since the last reset, on every listener. */
   connections(): number;
-  /** TLS connections since the last reset that resumed a session. */
-  tlsResumed(): number;
+  /**
+   * TLS connections since the last reset that resumed a session; null when
+   * some connections were on the h2 listener, which cannot tell.
+   */
+  tlsResumed(): number | null;
+  /** The h2 listener's connections since the last reset, by protocol. */
+  protocols(): Record<ListenerProtocol, number>;
   /** Returns the connections accepted since the last reset, and resets. */
   reset(): number;
   /** Stops listening and closes every open connection. */
@@ -520,6 +544,7 @@ export async function startServer(
   })();
   let tlsServer: Server | undefined;
   let tlsPort: number | undefined;
+  let h2: H2Listener | undefined;
   if (tls) {
     const server = createTlsServer({ cert: tls.cert, key: tls.key });
     server.on("secureConnection", (sock: TLSSocket) => {
@@ -539,21 +564,27 @@ export async function startServer(
     });
     tlsServer = server;
     tlsPort = (server.address() as { port: number }).port;
+    h2 = await startH2Listener(tls);
   }
+  const connections = () => counter.n + (h2?.connections() ?? 0);
   return {
     port: (listener.addr as Deno.NetAddr).port,
     tlsPort,
-    connections: () => counter.n,
-    tlsResumed: () => counter.resumed,
+    ...(h2 ? { h2Port: h2.port } : {}),
+    connections,
+    tlsResumed: () => (h2?.connections() ?? 0) > 0 ? null : counter.resumed,
+    protocols: () => h2?.protocols() ?? { "h2": 0, "http/1.1": 0 },
     reset: () => {
-      const n = counter.n;
+      const n = connections();
       counter.n = 0;
       counter.resumed = 0;
+      h2?.reset();
       return n;
     },
     close: async () => {
       listener.close();
       tlsServer?.close();
+      await h2?.close();
       for (const c of conns) {
         try {
           c.close();
@@ -585,7 +616,7 @@ async function main(): Promise<void> {
   });
   const print = (v: unknown) =>
     Deno.stdout.writeSync(encoder.encode(JSON.stringify(v) + "\n"));
-  print({ port: server.port, tlsPort: server.tlsPort });
+  print({ port: server.port, tlsPort: server.tlsPort, h2Port: server.h2Port });
   // Commands on stdin; EOF stops the server.
   let pending = "";
   const chunk = new Uint8Array(4096);
@@ -598,10 +629,11 @@ async function main(): Promise<void> {
       const cmd = pending.slice(0, nl).trim();
       pending = pending.slice(nl + 1);
       const tlsResumed = server.tlsResumed();
+      const protocols = server.protocols();
       if (cmd === "stats") {
-        print({ connections: server.connections(), tlsResumed });
+        print({ connections: server.connections(), tlsResumed, protocols });
       } else if (cmd === "reset") {
-        print({ connections: server.reset(), tlsResumed });
+        print({ connections: server.reset(), tlsResumed, protocols });
       }
     }
   }

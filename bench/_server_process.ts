@@ -28,6 +28,19 @@ export interface ServerProcessOptions {
   pin?: string[];
 }
 
+/** What a server counted between two resets. */
+export interface ServerCounts {
+  /** Connections accepted, on every listener. */
+  connections: number;
+  /** TLS connections that resumed a session; null if the server cannot tell. */
+  tlsResumed: number | null;
+  /**
+   * The h2 port's connections by the protocol they spoke (`h2`,
+   * `http/1.1`); null when the server has no h2 port.
+   */
+  protocols: Record<string, number> | null;
+}
+
 /** The benchmark server process, with its stdin control channel. */
 export class ServerProcess {
   #child: Deno.ChildProcess;
@@ -36,6 +49,7 @@ export class ServerProcess {
   #pending = "";
   #port = 0;
   #tlsPort: number | undefined;
+  #h2Port: number | undefined;
 
   private constructor(tls: boolean, options: ServerProcessOptions) {
     const { server = "bench", nginx, tmpDir = "/tmp", pin = [] } = options;
@@ -84,7 +98,8 @@ export class ServerProcess {
   /**
    * Spawns the server and waits until it listens.
    *
-   * @param tls Whether to add the TLS listener (needs `tests/fixtures/`).
+   * @param tls Whether to add the TLS listeners, HTTP/1.1 only and h2 (needs
+   *   `tests/fixtures/`).
    * @param options Which server, and where it runs.
    * @returns The running server.
    */
@@ -94,10 +109,13 @@ export class ServerProcess {
   ): Promise<ServerProcess> {
     const server = new ServerProcess(tls, options);
     try {
-      const { port, tlsPort, error } = JSON.parse(await server.#line());
+      const { port, tlsPort, h2Port, error } = JSON.parse(
+        await server.#line(),
+      );
       if (error !== undefined) throw new Error(error);
       server.#port = port;
       server.#tlsPort = tlsPort;
+      server.#h2Port = h2Port;
     } catch (e) {
       await server.stop();
       throw e;
@@ -113,6 +131,14 @@ export class ServerProcess {
   /** The TLS port, if the TLS listener was added. */
   get tlsPort(): number | undefined {
     return this.#tlsPort;
+  }
+
+  /**
+   * The TLS port that offers `h2` and `http/1.1` by ALPN, if the TLS
+   * listeners were added.
+   */
+  get h2Port(): number | undefined {
+    return this.#h2Port;
   }
 
   async #line(): Promise<string> {
@@ -157,17 +183,22 @@ export class ServerProcess {
 
   /**
    * Returns what the server counted since the last reset, and resets it:
-   * connections accepted, and TLS connections that resumed a session (null
-   * when the server cannot tell).
+   * connections accepted, TLS connections that resumed a session (null
+   * when the server cannot tell), and the connections of the h2 port by the
+   * protocol they spoke (null when the server has no h2 port).
    *
    * @returns The counts.
    */
-  async resetCounts(): Promise<
-    { connections: number; tlsResumed: number | null }
-  > {
+  async resetCounts(): Promise<ServerCounts> {
     await this.#writer.write(encoder.encode("reset\n"));
-    const { connections, tlsResumed } = JSON.parse(await this.#line());
-    return { connections, tlsResumed: tlsResumed ?? null };
+    const { connections, tlsResumed, protocols } = JSON.parse(
+      await this.#line(),
+    );
+    return {
+      connections,
+      tlsResumed: tlsResumed ?? null,
+      protocols: protocols ?? null,
+    };
   }
 
   /**

@@ -14,7 +14,9 @@
  * and, when `expect` is given, a `content-type`, the body length of
  * `expect.bytes` and, for `/api`, an `x-request-id`. Anything else is an
  * error, so a client that skipped work (or a ceiling client that misparsed)
- * cannot post a figure.
+ * cannot post a figure. With `expect.protocol`, a client that can tell its
+ * protocol (pooled-fetch, from `stats()`) must have spoken that one, or the
+ * row fails; the driver checks the others from the server's side.
  *
  * @module
  */
@@ -49,6 +51,8 @@ export interface WorkerConfig {
     bytes: number;
     /** Whether an `x-request-id` field must be there. */
     requestId: boolean;
+    /** The protocol the connections must speak (`h2` or `http/1.1`). */
+    protocol?: string;
   };
 }
 
@@ -76,6 +80,8 @@ export interface WorkerResult {
   peakRssBytes: number;
   /** Connections the client says it opened, when it can tell. */
   clientConnections?: number;
+  /** The protocol the client says it spoke, when it can tell. */
+  clientProtocol?: string;
 }
 
 /** Log-scale latency histogram with 1% resolution, in microseconds. */
@@ -178,7 +184,14 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
     const cpu = process.cpuUsage(cpu0);
     peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
     const clientConnections = client.connectionsOpened();
-    const problem = await client.check?.();
+    const clientProtocol = client.protocol?.();
+    let problem = await client.check?.();
+    if (
+      problem === undefined && expect?.protocol !== undefined &&
+      clientProtocol !== undefined && clientProtocol !== expect.protocol
+    ) {
+      problem = `The client spoke ${clientProtocol}, not ${expect.protocol}`;
+    }
     if (problem !== undefined) lastError = problem;
     return {
       ok: requests > 0 && problem === undefined,
@@ -192,6 +205,7 @@ async function run(config: WorkerConfig): Promise<WorkerResult> {
       cpuUsPerReq: requests > 0 ? (cpu.user + cpu.system) / requests : NaN,
       peakRssBytes: peakRss,
       ...(clientConnections !== undefined ? { clientConnections } : {}),
+      ...(clientProtocol !== undefined ? { clientProtocol } : {}),
     };
   } catch (e) {
     return {

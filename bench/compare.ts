@@ -41,6 +41,28 @@
  * connections than the proxy opened tunnels fails. There is no bare ceiling
  * through a proxy.
  *
+ * HTTP/2: the workloads named "HTTP/2 TLS, ..." (select them with `--only
+ * HTTP/2`) run against a TLS port of the same server that offers `h2` and
+ * `http/1.1` by ALPN: `Deno.serve` over TLS for our server
+ * (`bench/_server_h2.ts`), a `listen ... ssl http2` port for nginx. Their
+ * rows: the built-in fetch (the global one with `--cert`, which offers h2 by
+ * default: the baseline), pooled-fetch with `http2: true`, and pooled-fetch
+ * HTTP/1.1 8x8 pipelined against the same port. Every row must speak the
+ * protocol its label says, or it fails: pooled-fetch's `stats()` says which
+ * protocol it spoke (the worker checks it), and the server counts the
+ * port's connections by the protocol they spoke (nginx logs
+ * `$server_protocol` per connection; `Deno.serve`, which does not tell,
+ * counts a connection whose first request has no `Host` field as h2, as
+ * neither client sends `Host` over h2 and both always do over HTTP/1.1).
+ * Column `conns` shows those counts after the connections accepted (nginx:
+ * all of them; `Deno.serve`: only those that carried a request, as it
+ * cannot tell of the others). The bare client cannot speak h2, so there is
+ * no ceiling for these rows ("% of ceiling" is n/a). The `/api` workload
+ * over HTTP/2 runs against nginx only: `Deno.serve` over TLS leaves Nagle's
+ * algorithm on, and holds every response of about 1 KiB or more (500 bytes
+ * over HTTP/1.1) until a delayed ACK, 40 ms later, whatever the client (curl
+ * too); small responses fit one segment and are not held.
+ *
  * Telemetry: the small c=16 workload also runs pooled-fetch 16x1 with the
  * OpenTelemetry JS SDK registered in memory (every request a span with an
  * injected `traceparent`, and metrics; nothing exported out of the process),
@@ -92,8 +114,16 @@ interface Workload {
   /** Whether responses carry `x-request-id` (`/api`). */
   requestId?: boolean;
   tls?: boolean;
+  /**
+   * Whether the requests go to the server's TLS port that offers `h2` and
+   * `http/1.1` by ALPN (needs `tls`); each row must then speak the protocol
+   * of {@linkcode protocolOf}.
+   */
+  h2?: boolean;
   /** Whether every request goes through the proxy (needs `tls`). */
   proxy?: boolean;
+  /** The servers it runs against, with why not the others. @default all */
+  servers?: { only: ServerKind[]; why: string };
 }
 
 /**
@@ -127,6 +157,11 @@ export interface RowResult extends WorkerResult {
   tlsResumed: number | null;
   /** Tunnels the proxy opened to the server during the row; null if none. */
   tunnels: number | null;
+  /**
+   * On the h2 port, the connections the server saw by the protocol they
+   * spoke (`h2`, `http/1.1`); null on other workloads.
+   */
+  protocols: Record<string, number> | null;
   /**
    * req/s divided by the baseline's in the same workload: the built-in
    * fetch's (through a proxy, the built-in fetch's through that proxy).
@@ -163,6 +198,8 @@ export interface TelemetryCost {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const BUILTIN = "fetch (built-in)";
+/** The baseline of the HTTP/2 workloads. */
+const BUILTIN_H2 = "fetch (built-in) over h2";
 /** The baseline of the proxy workload. */
 const BUILTIN_PROXY = "fetch + HttpClient(proxy)";
 const TELEMETRY_ACTIVE = ", telemetry active (SDK in memory)";
@@ -301,7 +338,6 @@ function workloads(
       },
       [
         builtin,
-        fetchClient(16),
         pooled(16, 1),
         pooled(8, 8),
         undici(16, 1),
@@ -331,7 +367,6 @@ function workloads(
       { name: "64KiB c=16", path: "/64k", concurrency: 16, bytes: BIG_BYTES },
       [
         builtin,
-        fetchClient(16),
         pooled(16, 1),
         pooled(8, 8),
         undici(16, 1),
@@ -352,7 +387,6 @@ function workloads(
         },
         [
           builtin,
-          fetchClient(16),
           pooled(16, 1),
           pooled(8, 8),
           bare(16, 1),
@@ -360,6 +394,46 @@ function workloads(
         ],
       ],
     );
+    // HTTP/2 against the port that offers h2 and http/1.1; the baseline is
+    // the global fetch, which offers h2 by default.
+    const h2Clients: Entry[] = [
+      [BUILTIN_H2, { kind: "fetch", http2: true }, true],
+      ["pooled-fetch h2", { kind: "pooled", http2: true }],
+      [
+        "pooled-fetch 8x8 pipelined HTTP/1.1",
+        { kind: "pooled", connections: 8, pipelining: 8 },
+      ],
+    ];
+    for (
+      const [name, path, concurrency, bytes] of [
+        ["small c=16", "/small", 16, SMALL_BYTES],
+        ["small c=64", "/small", 64, SMALL_BYTES],
+        ["API 1KiB c=16", "/api", 16, API_BYTES],
+      ] as const
+    ) {
+      list.push([
+        {
+          name: `HTTP/2 TLS, ${name}`,
+          path,
+          concurrency,
+          bytes,
+          tls: true,
+          h2: true,
+          ...(path === "/api"
+            ? {
+              requestId: true,
+              servers: {
+                only: ["nginx"],
+                why: "Deno.serve over TLS holds every response of about " +
+                  "1 KiB or more for 40 ms (Nagle's algorithm and a " +
+                  "delayed ACK)",
+              },
+            }
+            : {}),
+        },
+        h2Clients,
+      ]);
+    }
   }
   if (tlsAvailable && proxyAvailable) {
     // The built-in fetch takes a proxy only through a Deno.HttpClient: one
@@ -399,6 +473,9 @@ function workloads(
 
 /** `connections x depth` of a client in a workload. */
 function shapeOf(client: ClientSpec, concurrency: number): string {
+  // Over h2, one session carries every stream (100 at most at first; the
+  // server's SETTINGS may lower it): the conns column tells.
+  if (client.http2) return `1x${concurrency}`;
   // The built-in fetch's pool opens a connection per request in flight.
   if (
     client.kind === "fetch" ||
@@ -407,6 +484,41 @@ function shapeOf(client: ClientSpec, concurrency: number): string {
     return `${concurrency}x1`;
   }
   return `${client.connections ?? 16}x${client.pipelining ?? 1}`;
+}
+
+/**
+ * The protocol a client must speak on the h2 port: `h2` if it offers it
+ * (the built-in fetch always does), else `http/1.1`.
+ */
+function protocolOf(client: ClientSpec): "h2" | "http/1.1" {
+  return client.http2 ? "h2" : "http/1.1";
+}
+
+/**
+ * Why a row on the h2 port did not speak its protocol, from the server's
+ * counts of the connections by protocol; undefined if it did.
+ */
+function protocolProblem(
+  protocols: Record<string, number> | null,
+  wanted: string,
+): string | undefined {
+  if (protocols === null) {
+    return `The server cannot tell the protocol of its connections`;
+  }
+  const others = Object.entries(protocols).filter(([name, n]) =>
+    name !== wanted && n > 0
+  );
+  if (others.length > 0) {
+    return `The server saw ${
+      others.map(([name, n]) => `${n} connection(s) speak ${name}`).join(
+        " and ",
+      )
+    }, not ${wanted}`;
+  }
+  if (!(protocols[wanted]! > 0)) {
+    return `The server saw no connection speak ${wanted}`;
+  }
+  return undefined;
 }
 
 /** The rows, in order: by workload, then by server. */
@@ -418,6 +530,9 @@ function plan(
   const rows: Row[] = [];
   for (const [workload, clients] of workloads(tlsAvailable, proxyAvailable)) {
     for (const server of servers) {
+      if (workload.servers && !workload.servers.only.includes(server)) {
+        continue;
+      }
       for (const [label, client, baseline] of clients) {
         rows.push({
           server,
@@ -611,9 +726,16 @@ function fmtNum(n: number | null | undefined, digits = 0): string {
   });
 }
 
-/** `16`, `16 (0 resumed)`, `16 (0 resumed, 16 tunnels)`. */
+/**
+ * `16`, `16 (0 resumed)`, `16 (0 resumed, 16 tunnels)`, `1 (h2: 1)`,
+ * `16 (h2: 1, 0 resumed)`.
+ */
 function connectionsCell(r: RowResult): string {
   const notes = [
+    // On the h2 port: the connections that carried requests, by protocol.
+    ...Object.entries(r.protocols ?? {}).filter(([, n]) => n > 0).map((
+      [name, n],
+    ) => `${name}: ${n}`),
     ...(r.tlsResumed === null ? [] : [`${r.tlsResumed} resumed`]),
     ...(r.tunnels === null ? [] : [`${r.tunnels} tunnels`]),
   ];
@@ -717,6 +839,26 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
   const maxRequests = 2_000_000;
 
   let rows = plan(tlsAvailable, squid !== null, servers);
+  // Workloads left out on a chosen server, and why (chosen by --only or not).
+  const skipNotes: string[] = [];
+  for (const [w, clients] of workloads(tlsAvailable, squid !== null)) {
+    const left = servers.filter((s) =>
+      w.servers && !w.servers.only.includes(s)
+    );
+    const wanted = opts.only.length === 0 ||
+      clients.some(([label]) =>
+        opts.only.some((s) => `${w.name} · ${label}`.includes(s))
+      );
+    if (w.servers && left.length > 0 && wanted) {
+      skipNotes.push(
+        `"${w.name}" runs against ${
+          w.servers.only.join(", ")
+        } only, so not against ${
+          left.map(serverName).join(", ")
+        }: ${w.servers.why}.`,
+      );
+    }
+  }
   if (opts.only.length > 0) {
     const chosen = rows.filter((r) =>
       opts.only.some((s) => `${r.workload.name} · ${r.label}`.includes(s))
@@ -774,8 +916,9 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
 
-  const bases: Partial<Record<ServerKind, { http: string; https?: string }>> =
-    {};
+  const bases: Partial<
+    Record<ServerKind, { http: string; https?: string; h2?: string }>
+  > = {};
   const results: RowResult[] = [];
   const baselines = new Set<RowResult>();
   const load = loadAverage();
@@ -804,6 +947,9 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
           http: `http://127.0.0.1:${server.port}`,
           ...(server.tlsPort
             ? { https: `https://127.0.0.1:${server.tlsPort}` }
+            : {}),
+          ...(server.h2Port
+            ? { h2: `https://127.0.0.1:${server.h2Port}` }
             : {}),
         };
       }
@@ -840,6 +986,7 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
         load?.toFixed(2) ?? "n/a"
       } at start. ${rows.length} rows, median of ${opts.runs} interleaved run(s), ${warmupMs} ms warm-up + ${durationMs} ms each.`,
       ...(proxyNote ? [proxyNote] : []),
+      ...skipNotes,
     );
     const netHost = opts.url === undefined
       ? "127.0.0.1"
@@ -855,12 +1002,16 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
       connections: number | null;
       tlsResumed: number | null;
       tunnels: number | null;
+      protocols: Record<string, number> | null;
     }[][] = rows.map(() => []);
     for (let k = 0; k < opts.runs; k++) {
       for (const [i, row] of rows.entries()) {
         const base = bases[row.server]!;
-        const url = (row.workload.tls ? base.https! : base.http) +
-          row.workload.path;
+        const url = (row.workload.h2
+          ? base.h2!
+          : row.workload.tls
+          ? base.https!
+          : base.http) + row.workload.path;
         const via = row.workload.proxy ? proxy : undefined;
         const config: WorkerConfig = {
           client: via ? { ...row.client, proxy: via.url } : row.client,
@@ -875,6 +1026,9 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
               expect: {
                 bytes: row.workload.bytes,
                 requestId: row.workload.requestId ?? false,
+                ...(row.workload.h2
+                  ? { protocol: protocolOf(row.client) }
+                  : {}),
               },
             }
             : {}),
@@ -896,13 +1050,21 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
           config,
           net,
           pinning.client,
-          (child) => worker = child,
+          (child) =>
+            worker = child,
         );
         if (interrupted) return results;
         const counts = server ? await server.resetCounts() : null;
         const connections = counts?.connections ?? null;
         const tlsResumed = row.workload.tls ? counts?.tlsResumed ?? null : null;
         const tunnels = via ? await via.resetTunnels() : null;
+        const protocols = row.workload.h2 ? counts?.protocols ?? null : null;
+        const unlike = row.workload.h2 && server
+          ? protocolProblem(protocols, protocolOf(row.client))
+          : undefined;
+        if (result.ok && unlike !== undefined) {
+          result = { ...result, ok: false, error: unlike };
+        }
         if (
           result.ok && tunnels !== null && connections !== null &&
           connections > tunnels
@@ -914,7 +1076,13 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
               `proxy opened ${tunnels} tunnels: some bypassed the proxy`,
           };
         }
-        runs[i]!.push({ result, connections, tlsResumed, tunnels });
+        runs[i]!.push({
+          result,
+          connections,
+          tlsResumed,
+          tunnels,
+          protocols,
+        });
         const r = result;
         log(
           `[${opts.runs > 1 ? `run ${k + 1}/${opts.runs}, ` : ""}${
@@ -941,6 +1109,7 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
         connections: median.connections,
         tlsResumed: median.tlsResumed,
         tunnels: median.tunnels,
+        protocols: median.protocols,
         ratio: null,
         ceilingRps: null,
         ofCeiling: null,
@@ -994,7 +1163,12 @@ export async function main(args: string[] = Deno.args): Promise<RowResult[]> {
         `Load average ${loadEnd?.toFixed(2) ?? "n/a"} at the end. ` +
         `"× fetch": req/s over the built-in fetch's; "% of ceiling": req/s ` +
         `over the bare client's of the same shape (connections x depth), ` +
-        `both in the same workload on the same server.`,
+        `both in the same workload on the same server.` +
+        (results.some((r) => r.protocols !== null)
+          ? ` "conns" of the HTTP/2 rows: connections accepted, then those ` +
+            `that carried requests by protocol ("h2: 1"); Deno.serve counts ` +
+            `only the latter.`
+          : ""),
         "",
       ].join("\n"),
     );
