@@ -26,7 +26,6 @@
  * @module
  */
 
-import { lookup } from "node:dns/promises";
 import { FetchError, type FetchErrorCode } from "./errors.ts";
 import { parseIp } from "./_no_proxy.ts";
 import { type ProxyEndpoint, ProxyRefusal } from "./_proxy_env.ts";
@@ -93,6 +92,8 @@ const encoder = new TextEncoder();
  * one IP address, the first the system prefers.
  */
 export async function resolveHostname(hostname: string): Promise<string> {
+  // Loaded on first use: Node compatibility costs every other client.
+  const { lookup } = await import("node:dns/promises");
   const { address } = await lookup(hostname);
   return address;
 }

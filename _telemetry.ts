@@ -322,8 +322,36 @@ const NOOP_METER: Meter = createNoopMeter();
 let tracerProvider: TracerProvider = NOOP_TRACER_PROVIDER;
 let tracer: Tracer | undefined;
 
+/**
+ * Where `@opentelemetry/api` 1.x keeps what is registered (Deno's own
+ * providers under `OTEL_DENO` included): read directly, a property load
+ * tells whether anything changed, so the inactive path never calls into
+ * the API. Its calls cost microseconds once Node compatibility is loaded
+ * (any npm package does that), for every request.
+ */
+const API_REGISTRY = Symbol.for("opentelemetry.js.api.1");
+
+interface ApiRegistry {
+  trace?: unknown;
+  metrics?: unknown;
+}
+
+function registry(): ApiRegistry | undefined {
+  return (globalThis as Record<symbol, ApiRegistry | undefined>)[API_REGISTRY];
+}
+
+let seenTrace: unknown = null;
+let seenMetrics: unknown = null;
+
 /** The tracer of the registered provider, or undefined when there is none. */
 function currentTracer(): Tracer | undefined {
+  let registered = registry()?.trace;
+  // The API registers its one proxy and swaps the delegate behind it.
+  if (registered instanceof ProxyTracerProvider) {
+    registered = registered.getDelegate();
+  }
+  if (registered === seenTrace) return tracer;
+  seenTrace = registered;
   const provider = trace.getTracerProvider();
   const real = provider instanceof ProxyTracerProvider
     ? provider.getDelegate()
@@ -451,6 +479,9 @@ let instruments: Instruments | undefined;
 
 /** The instruments of the registered meter provider, if there is one. */
 function currentInstruments(): Instruments | undefined {
+  const registered = registry()?.metrics;
+  if (registered === seenMetrics) return instruments;
+  seenMetrics = registered;
   const provider = metrics.getMeterProvider();
   if (provider !== meterProvider) {
     meterProvider = provider;
