@@ -108,6 +108,8 @@ export class Connection {
   #holTimer: ReturnType<typeof setTimeout> | undefined;
   #pullWaiter: (() => void) | null = null;
   #spare: Uint8Array | null = null;
+  /** When the last read returned (`Date.now()`). */
+  #readAt = 0;
   #refed = true;
 
   private constructor(
@@ -258,7 +260,10 @@ export class Connection {
           this.#onEof();
           return;
         }
-        this.#deadline.extend();
+        // One clock read per read, shared by the responses it completes.
+        const now = Date.now();
+        this.#readAt = now;
+        this.#deadline.extend(now);
         this.#process();
       }
     } catch (error) {
@@ -283,6 +288,7 @@ export class Connection {
     this.#spare = null;
     const n = await this.#conn.read(view);
     if (n !== null && !this.#closed && !cur.done) {
+      this.#readAt = Date.now();
       this.#spare = space.subarray(n);
       cur.remaining -= n;
       this.#enqueue(cur, view.subarray(0, n));
@@ -618,14 +624,18 @@ export class Connection {
       return;
     }
     if (this.#inflight.length === 0) {
-      this.idleSince = Date.now();
+      this.idleSince = this.#readAt;
       this.#deadline.clear();
       if (this.#refed) {
         this.#conn.unref();
         this.#refed = false;
       }
     } else {
-      this.#deadline.set(this.#inflight[0].headersTimeout, "headers");
+      this.#deadline.set(
+        this.#inflight[0].headersTimeout,
+        "headers",
+        this.#readAt,
+      );
     }
     this.#host.released(this);
   }

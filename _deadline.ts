@@ -26,13 +26,16 @@ export class Deadline {
     this.#onExpire = onExpire;
   }
 
-  /** Sets the deadline `ms` from now (`Infinity`: none). */
-  set(ms: number, kind: DeadlineKind): void {
+  /**
+   * Sets the deadline `ms` from `now` (`Infinity`: none). A caller that has
+   * just read the clock passes what it read.
+   */
+  set(ms: number, kind: DeadlineKind, now: number = Date.now()): void {
     if (ms === Infinity) {
       this.#due = 0;
       return;
     }
-    this.#due = Date.now() + ms;
+    this.#due = now + ms;
     this.#ms = ms;
     this.#kind = kind;
     if (this.#timer === undefined || this.#due < this.#timerDue) {
@@ -42,8 +45,8 @@ export class Deadline {
   }
 
   /** Pushes the current deadline back by its length: progress was made. */
-  extend(): void {
-    if (this.#due !== 0) this.#due = Date.now() + this.#ms;
+  extend(now: number = Date.now()): void {
+    if (this.#due !== 0) this.#due = now + this.#ms;
   }
 
   /**

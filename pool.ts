@@ -449,15 +449,19 @@ export class Pool implements ConnectionHost, SessionHost, Dispatcher {
     ) {
       return null;
     }
-    const now = Date.now();
-    if (now < this.#pipelineBannedUntil) return null;
+    if (
+      this.#pipelineBannedUntil !== 0 &&
+      Date.now() < this.#pipelineBannedUntil
+    ) {
+      return null;
+    }
     if (onlyWhenFull && this.#underBound) return null;
     let best: Connection | null = null;
     for (const conn of this.#conns.keys()) {
       const inFlight = conn.inFlight;
       if (
         inFlight > 0 && inFlight < this.#settings.pipelining &&
-        conn.canPipeline && !this.#tooOld(conn, now)
+        conn.canPipeline && !this.#tooOld(conn)
       ) {
         // A connection about to write takes the request into that same
         // write; otherwise the least loaded one.
@@ -482,7 +486,7 @@ export class Pool implements ConnectionHost, SessionHost, Dispatcher {
 
   /** Which limit expired an idle connection or session. */
   #expiryReason(carrier: Carrier): CloseReason {
-    if (this.#tooOld(carrier, Date.now())) return "max-age";
+    if (this.#tooOld(carrier)) return "max-age";
     return carrier.keepAliveTimeout !== undefined &&
         carrier.keepAliveTimeout - KEEP_ALIVE_MARGIN <
           this.#settings.idleTimeout
@@ -494,8 +498,11 @@ export class Pool implements ConnectionHost, SessionHost, Dispatcher {
    * Whether `carrier` is older than `maxConnectionAge`: it takes no new
    * request, so that a new connection resolves the name again.
    */
-  #tooOld(carrier: Carrier, now: number): boolean {
-    return now - carrier.openedAt >= this.#settings.maxConnectionAge;
+  #tooOld(carrier: Carrier, now?: number): boolean {
+    const maxAge = this.#settings.maxConnectionAge;
+    // Most clients set no age limit: no clock read per request for it.
+    if (maxAge === Infinity) return false;
+    return (now ?? Date.now()) - carrier.openedAt >= maxAge;
   }
 
   #openConnection(): void {
@@ -609,7 +616,7 @@ export class Pool implements ConnectionHost, SessionHost, Dispatcher {
     }
     const conn = carrier;
     if (conn.inFlight === 0) this.#conns.get(conn)?.idle();
-    if (this.#tooOld(conn, Date.now())) {
+    if (this.#tooOld(conn)) {
       conn.close("max-age");
       if (this.#queue.length > 0) this.#drain();
       return;
@@ -633,7 +640,7 @@ export class Pool implements ConnectionHost, SessionHost, Dispatcher {
     if (this.#queue.length > 0) this.#drain();
     if (session.activeStreams > 0 || session.closed) return;
     this.#sessions.get(session)?.idle();
-    if (this.#tooOld(session, Date.now())) session.close("max-age");
+    if (this.#tooOld(session)) session.close("max-age");
     else if (this.#closing && this.#queue.length === 0) {
       session.close("client-closed");
     } else this.#armIdleTimer(session);
