@@ -430,6 +430,32 @@ export async function dial(
       : Promise.all(background).then(() => {}),
   });
 
+  /**
+   * The origin's connection over `conn`, whose peer already sent `buffered`:
+   * as it is, or TLS for `https:`.
+   */
+  const toOrigin = async (
+    conn: Deno.Conn,
+    buffered?: Uint8Array,
+  ): Promise<DialedConnection> => {
+    if (!https) {
+      return done(
+        buffered === undefined || buffered.length === 0
+          ? conn
+          : new PrefixedConn(conn, buffered),
+        null,
+      );
+    }
+    const secured = await startTls(
+      conn,
+      target.hostname,
+      alpnProtocols,
+      buffered,
+      "tls",
+    );
+    return done(secured.conn, secured.alpnProtocol);
+  };
+
   try {
     signal.throwIfAborted();
     switch (route.kind) {
@@ -455,16 +481,7 @@ export async function dial(
           const info = await conn.handshake();
           return done(conn, info.alpnProtocol);
         }
-        const conn = await firstHop(target.hostname, target.port);
-        if (!https) return done(conn, null);
-        const secured = await startTls(
-          conn,
-          target.hostname,
-          alpnProtocols,
-          undefined,
-          "tls",
-        );
-        return done(secured.conn, secured.alpnProtocol);
+        return await toOrigin(await firstHop(target.hostname, target.port));
       }
       case "unix": {
         const conn = await raceSignal(
@@ -473,15 +490,7 @@ export async function dial(
           closeQuietly,
         );
         opened.push(conn);
-        if (!https) return done(conn, null);
-        const secured = await startTls(
-          conn,
-          target.hostname,
-          alpnProtocols,
-          undefined,
-          "tls",
-        );
-        return done(secured.conn, secured.alpnProtocol);
+        return await toOrigin(conn);
       }
       case "proxy": {
         const { proxy } = route;
@@ -496,22 +505,7 @@ export async function dial(
             signal,
             resolve: options.resolve,
           });
-          if (!https) {
-            return done(
-              socks.buffered.length === 0
-                ? socks.conn
-                : new PrefixedConn(socks.conn, socks.buffered),
-              null,
-            );
-          }
-          const secured = await startTls(
-            socks.conn,
-            target.hostname,
-            alpnProtocols,
-            socks.buffered,
-            "tls",
-          );
-          return done(secured.conn, secured.alpnProtocol);
+          return await toOrigin(socks.conn, socks.buffered);
         }
         if (proxy.protocol === "https") {
           // The proxy's own TLS: its name, the same CAs; HTTP/1.1 inside.
@@ -534,14 +528,7 @@ export async function dial(
           signal,
           maxHeaderSize: options.maxHeaderSize,
         });
-        const secured = await startTls(
-          tunnel.conn,
-          target.hostname,
-          alpnProtocols,
-          tunnel.buffered,
-          "tls",
-        );
-        return done(secured.conn, secured.alpnProtocol);
+        return await toOrigin(tunnel.conn, tunnel.buffered);
       }
     }
   } catch (error) {

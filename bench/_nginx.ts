@@ -45,9 +45,15 @@ import {
   BIG_BYTES,
   SMALL_BODY,
 } from "./_payloads.ts";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+import {
+  answerCommands,
+  askOverHttp,
+  freePort,
+  printLine,
+  runInTempDir,
+  stopProcess,
+  waitForPorts,
+} from "./_control.ts";
 
 /** Ports and paths of one nginx config. */
 export interface NginxConfigOptions {
@@ -146,39 +152,16 @@ ${addHeaders}
 `;
 }
 
-/** A free loopback port: bind port 0, read it, release it. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 /** nginx's `accepts` counter, asked over a connection of its own. */
 async function acceptsCount(port: number): Promise<number> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(encoder.encode(
-      "GET /__stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-    ));
-    let text = "";
-    const buf = new Uint8Array(4096);
-    for (let i = 0; i < 100; i++) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      text += decoder.decode(buf.subarray(0, n));
-    }
-    // "server accepts handled requests\n 12 12 40"
-    const m = /accepts handled requests\s+(\d+)/.exec(text);
-    if (!m) throw new Error(`Unexpected stub_status answer: ${text}`);
-    return Number(m[1]);
-  } finally {
-    conn.close();
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  const text = await askOverHttp(
+    port,
+    "GET /__stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+  );
+  // "server accepts handled requests\n 12 12 40"
+  const m = /accepts handled requests\s+(\d+)/.exec(text);
+  if (!m) throw new Error(`Unexpected stub_status answer: ${text}`);
+  return Number(m[1]);
 }
 
 /** nginx running in its directory. */
@@ -224,21 +207,9 @@ async function startNginx(
       stdout: "null",
       stderr: "null",
     }).spawn();
-    let exited = false;
-    child.status.then(() => exited = true);
-    for (let i = 0; i < 100 && !exited; i++) {
-      try {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-        conn.close();
-        for (const p of [tlsPort, h2Port]) {
-          if (p === undefined) continue;
-          const tconn = await Deno.connect({ hostname: "127.0.0.1", port: p });
-          tconn.close();
-        }
-        return { child, port, tlsPort, h2Port };
-      } catch {
-        await sleep(50);
-      }
+    const ports = [port, tlsPort, h2Port].filter((p) => p !== undefined);
+    if (await waitForPorts(child, ports)) {
+      return { child, port, tlsPort, h2Port };
     }
     await stopNginx(child);
     try {
@@ -250,21 +221,8 @@ async function startNginx(
   throw new Error(`nginx did not start: ${lastError.trim()}`);
 }
 
-async function stopNginx(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // Already exited.
-  }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-  }, 3000);
-  await child.status;
-  clearTimeout(timer);
+function stopNginx(child: Deno.ChildProcess): Promise<void> {
+  return stopProcess(child, 3000);
 }
 
 async function main(): Promise<void> {
@@ -273,106 +231,91 @@ async function main(): Promise<void> {
     throw new TypeError("Usage: _nginx.ts <nginx> <tmp dir> [--tls]");
   }
   const tls = Deno.args.includes("--tls");
-  const dir = await Deno.makeTempDir({
-    dir: tmp,
-    prefix: "pooled_fetch_bench_nginx_",
-  });
   let running: Running | undefined;
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    stopping ??= (async () => {
+  await runInTempDir(
+    tmp,
+    "pooled_fetch_bench_nginx_",
+    async (dir) => {
+      await Deno.mkdir(`${dir}/www`);
+      await Deno.writeTextFile(`${dir}/www/small`, SMALL_BODY);
+      await Deno.writeFile(
+        `${dir}/www/64k`,
+        new Uint8Array(BIG_BYTES).fill(0x61),
+      );
+      const api = apiBody();
+      if (api.length !== API_BYTES) throw new Error("Bad /api body");
+      await Deno.writeTextFile(`${dir}/www/api`, api);
+      running = await startNginx(nginx, dir, tls);
+      const { port, tlsPort, h2Port } = running;
+      printLine({ port, tlsPort, h2Port });
+      await answerCommands(await counters(dir, port, tls));
+    },
+    async () => {
       if (running) await stopNginx(running.child);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    })();
-  const onSignal = async () => {
-    await stop();
-    Deno.exit(130);
+    },
+  );
+}
+
+/**
+ * The answer to `stats` and `reset`: connections accepted, TLS sessions
+ * resumed and protocols spoken since the last reset, read from nginx's
+ * counter and logs in `dir`.
+ */
+async function counters(
+  dir: string,
+  port: number,
+  tls: boolean,
+): Promise<(command: "stats" | "reset") => Promise<unknown>> {
+  // Connections of the rows since the last reset: each answer of nginx's
+  // accept counter, less the connection that asked and the ones before.
+  let last = await acceptsCount(port);
+  let counted = 0;
+  const count = async () => {
+    const accepts = await acceptsCount(port);
+    counted += accepts - last - 1;
+    last = accepts;
+    return counted;
   };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  const print = (v: unknown) =>
-    Deno.stdout.writeSync(encoder.encode(JSON.stringify(v) + "\n"));
-  try {
-    await Deno.mkdir(`${dir}/www`);
-    await Deno.writeTextFile(`${dir}/www/small`, SMALL_BODY);
-    await Deno.writeFile(
-      `${dir}/www/64k`,
-      new Uint8Array(BIG_BYTES).fill(0x61),
-    );
-    const api = apiBody();
-    if (api.length !== API_BYTES) throw new Error("Bad /api body");
-    await Deno.writeTextFile(`${dir}/www/api`, api);
-    running = await startNginx(nginx, dir, tls);
-    const { port, tlsPort, h2Port } = running;
-    // Connections of the rows since the last reset: each answer of nginx's
-    // accept counter, less the connection that asked and the ones before.
-    let last = await acceptsCount(port);
-    let counted = 0;
-    const count = async () => {
-      const accepts = await acceptsCount(port);
-      counted += accepts - last - 1;
-      last = accepts;
-      return counted;
-    };
-    // Lines of "r\n", as they are at the last reset.
-    let resumedBase = 0;
-    const resumedLines = async () => {
-      try {
-        return (await Deno.stat(`${dir}/resumed.log`)).size / 2;
-      } catch {
-        return 0;
-      }
-    };
-    // Lines of the protocol log, as they are at the last reset.
-    let protocolsBase = 0;
-    const protocolLines = async () => {
-      try {
-        const text = await Deno.readTextFile(`${dir}/protocols.log`);
-        return text.split("\n").slice(0, -1);
-      } catch {
-        return [];
-      }
-    };
-    print({ port, tlsPort, h2Port });
-    let pending = "";
-    const chunk = new Uint8Array(4096);
-    for (let i = 0; i < Number.MAX_SAFE_INTEGER; i++) {
-      const n = await Deno.stdin.read(chunk);
-      if (n === null) break;
-      pending += decoder.decode(chunk.subarray(0, n));
-      let nl;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const cmd = pending.slice(0, nl).trim();
-        pending = pending.slice(nl + 1);
-        if (cmd !== "stats" && cmd !== "reset") continue;
-        const connections = await count();
-        const lines = await resumedLines();
-        const tlsResumed = tls ? lines - resumedBase : null;
-        const spoken = await protocolLines();
-        const protocols: Record<string, number> = { "h2": 0, "http/1.1": 0 };
-        for (const line of spoken.slice(protocolsBase)) {
-          const name = line === "HTTP/2.0"
-            ? "h2"
-            : line === "HTTP/1.1"
-            ? "http/1.1"
-            : line;
-          protocols[name] = (protocols[name] ?? 0) + 1;
-        }
-        print({ connections, tlsResumed, ...(tls ? { protocols } : {}) });
-        if (cmd === "reset") {
-          counted = 0;
-          resumedBase = lines;
-          protocolsBase = spoken.length;
-        }
-      }
+  // Lines of "r\n", as they are at the last reset.
+  let resumedBase = 0;
+  const resumedLines = async () => {
+    try {
+      return (await Deno.stat(`${dir}/resumed.log`)).size / 2;
+    } catch {
+      return 0;
     }
-  } catch (e) {
-    print({ error: e instanceof Error ? e.message : String(e) });
-  } finally {
-    await stop();
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-  }
+  };
+  // Lines of the protocol log, as they are at the last reset.
+  let protocolsBase = 0;
+  const protocolLines = async () => {
+    try {
+      const text = await Deno.readTextFile(`${dir}/protocols.log`);
+      return text.split("\n").slice(0, -1);
+    } catch {
+      return [];
+    }
+  };
+  return async (command) => {
+    const connections = await count();
+    const lines = await resumedLines();
+    const tlsResumed = tls ? lines - resumedBase : null;
+    const spoken = await protocolLines();
+    const protocols: Record<string, number> = { "h2": 0, "http/1.1": 0 };
+    for (const line of spoken.slice(protocolsBase)) {
+      const name = line === "HTTP/2.0"
+        ? "h2"
+        : line === "HTTP/1.1"
+        ? "http/1.1"
+        : line;
+      protocols[name] = (protocols[name] ?? 0) + 1;
+    }
+    if (command === "reset") {
+      counted = 0;
+      resumedBase = lines;
+      protocolsBase = spoken.length;
+    }
+    return { connections, tlsResumed, ...(tls ? { protocols } : {}) };
+  };
 }
 
 if (import.meta.main) await main();

@@ -39,10 +39,18 @@
  * @module
  */
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-/** Longest wait for one line from the watchdog, in milliseconds. */
-const LINE_TIMEOUT = 10_000;
+import {
+  answerCommands,
+  askOverHttp,
+  errorMessage,
+  freePort,
+  HelperProcess,
+  printLine,
+  runInTempDir,
+  stopProcess,
+  waitForPorts,
+} from "./_control.ts";
+
 /** Most of squid's standard error kept for an error message, in chars. */
 const MAX_OUTPUT = 4096;
 
@@ -78,47 +86,22 @@ shutdown_lifetime 0 seconds
 `;
 }
 
-/** A free loopback port: bind port 0, read it, release it. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * squid's `server.all.requests` counter, asked over a connection of its
  * own (a request to the cache manager reaches no origin, so it does not
  * count itself).
  */
 async function originConnections(port: number): Promise<number> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(encoder.encode(
-      "GET /squid-internal-mgr/counters HTTP/1.1\r\n" +
-        `Host: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
-    ));
-    let text = "";
-    const buf = new Uint8Array(16384);
-    for (let i = 0; i < 1000; i++) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      text += decoder.decode(buf.subarray(0, n));
-    }
-    const m = /^server\.all\.requests = (\d+)/m.exec(text);
-    if (!m) {
-      throw new Error(
-        `Unexpected cache manager answer: ${text.slice(0, 200)}`,
-      );
-    }
-    return Number(m[1]);
-  } finally {
-    conn.close();
+  const text = await askOverHttp(
+    port,
+    "GET /squid-internal-mgr/counters HTTP/1.1\r\n" +
+      `Host: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+  );
+  const m = /^server\.all\.requests = (\d+)/m.exec(text);
+  if (!m) {
+    throw new Error(`Unexpected cache manager answer: ${text.slice(0, 200)}`);
   }
+  return Number(m[1]);
 }
 
 /** squid running, and what it wrote to standard error (the last of it). */
@@ -128,21 +111,8 @@ interface Running {
   output: () => string;
 }
 
-async function stopSquid(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // Already exited.
-  }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-  }, 5000);
-  await child.status;
-  clearTimeout(timer);
+function stopSquid(child: Deno.ChildProcess): Promise<void> {
+  return stopProcess(child, 5000);
 }
 
 /** Starts squid in `dir` and waits until it accepts connections. */
@@ -177,16 +147,8 @@ async function startSquid(squid: string, dir: string): Promise<Running> {
           },
         }),
       ).catch(() => {});
-    let exited = false;
-    child.status.then(() => exited = true);
-    for (let i = 0; i < 100 && !exited; i++) {
-      try {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-        conn.close();
-        return { child, port, output: () => output };
-      } catch {
-        await sleep(50);
-      }
+    if (await waitForPorts(child, [port])) {
+      return { child, port, output: () => output };
     }
     await stopSquid(child);
     await drained;
@@ -200,57 +162,30 @@ async function main(): Promise<void> {
   if (!squid || !tmp) {
     throw new TypeError("Usage: _proxy.ts <squid> <tmp dir>");
   }
-  const dir = await Deno.makeTempDir({
-    dir: tmp,
-    prefix: "pooled_fetch_bench_proxy_",
-  });
   let running: Running | undefined;
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    stopping ??= (async () => {
-      if (running) await stopSquid(running.child);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    })();
-  const onSignal = async () => {
-    await stop();
-    Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  const print = (v: unknown) =>
-    Deno.stdout.writeSync(encoder.encode(JSON.stringify(v) + "\n"));
-  try {
-    running = await startSquid(squid, dir);
-    const { port } = running;
-    let base = await originConnections(port);
-    print({ port });
-    let pending = "";
-    const chunk = new Uint8Array(4096);
-    for (let i = 0; i < Number.MAX_SAFE_INTEGER; i++) {
-      const n = await Deno.stdin.read(chunk);
-      if (n === null) break;
-      pending += decoder.decode(chunk.subarray(0, n));
-      let nl;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const cmd = pending.slice(0, nl).trim();
-        pending = pending.slice(nl + 1);
-        if (cmd !== "stats" && cmd !== "reset") continue;
+  await runInTempDir(
+    tmp,
+    "pooled_fetch_bench_proxy_",
+    async (dir) => {
+      running = await startSquid(squid, dir);
+      const { port } = running;
+      let base = await originConnections(port);
+      printLine({ port });
+      await answerCommands(async (command) => {
         const total = await originConnections(port);
-        print({ tunnels: total - base });
-        if (cmd === "reset") base = total;
-      }
-    }
-  } catch (e) {
-    const output = running?.output().trim();
-    print({
-      error: (e instanceof Error ? e.message : String(e)) +
-        (output ? ` (squid: ${output})` : ""),
-    });
-  } finally {
-    await stop();
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-  }
+        const tunnels = total - base;
+        if (command === "reset") base = total;
+        return { tunnels };
+      });
+    },
+    async () => {
+      if (running) await stopSquid(running.child);
+    },
+    (e) => {
+      const output = running?.output().trim();
+      return errorMessage(e) + (output ? ` (squid: ${output})` : "");
+    },
+  );
 }
 
 /** Options for {@linkcode BenchProxy.start}. */
@@ -268,35 +203,12 @@ export interface BenchProxyOptions {
 
 /** squid behind its watchdog process, seen from the driver. */
 export class BenchProxy {
-  #child: Deno.ChildProcess;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #reader: ReadableStreamDefaultReader<string>;
-  #pending = "";
-  #port = 0;
+  #helper: HelperProcess;
+  #port: number;
 
-  private constructor(options: BenchProxyOptions) {
-    const { binary, tmpDir, pin = [] } = options;
-    const [command, ...prefix] = [...pin, Deno.execPath()];
-    this.#child = new Deno.Command(command!, {
-      args: [
-        ...prefix,
-        "run",
-        "--no-prompt",
-        "--allow-net=127.0.0.1",
-        `--allow-read=${tmpDir}`,
-        `--allow-write=${tmpDir}`,
-        `--allow-run=${binary}`,
-        new URL(import.meta.url).pathname,
-        binary,
-        tmpDir,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#writer = this.#child.stdin.getWriter();
-    this.#reader = this.#child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
+  private constructor(helper: HelperProcess, port: number) {
+    this.#helper = helper;
+    this.#port = port;
   }
 
   /**
@@ -306,16 +218,18 @@ export class BenchProxy {
    * @returns The running proxy.
    */
   static async start(options: BenchProxyOptions): Promise<BenchProxy> {
-    const proxy = new BenchProxy(options);
-    try {
-      const { port, error } = JSON.parse(await proxy.#line());
-      if (error !== undefined) throw new Error(error);
-      proxy.#port = port;
-    } catch (e) {
-      await proxy.stop();
-      throw e;
-    }
-    return proxy;
+    const { binary, tmpDir, pin = [] } = options;
+    const { helper, ready } = await HelperProcess.start("Benchmark proxy", [
+      "--no-prompt",
+      "--allow-net=127.0.0.1",
+      `--allow-read=${tmpDir}`,
+      `--allow-write=${tmpDir}`,
+      `--allow-run=${binary}`,
+      new URL(import.meta.url).pathname,
+      binary,
+      tmpDir,
+    ], pin);
+    return new BenchProxy(helper, ready.port as number);
   }
 
   /** The port squid listens on, on 127.0.0.1. */
@@ -328,36 +242,6 @@ export class BenchProxy {
     return `http://127.0.0.1:${this.#port}`;
   }
 
-  async #line(): Promise<string> {
-    const deadline = Date.now() + LINE_TIMEOUT;
-    while (Date.now() < deadline) {
-      const nl = this.#pending.indexOf("\n");
-      if (nl >= 0) {
-        const line = this.#pending.slice(0, nl);
-        this.#pending = this.#pending.slice(nl + 1);
-        return line;
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error("Benchmark proxy did not answer")),
-          deadline - Date.now(),
-        );
-      });
-      try {
-        const { value, done } = await Promise.race([
-          this.#reader.read(),
-          timeout,
-        ]);
-        if (done) throw new Error("Benchmark proxy exited");
-        this.#pending += value;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    throw new Error("Benchmark proxy did not answer");
-  }
-
   /**
    * Returns the tunnels squid opened to origins since the last call, and
    * resets its count.
@@ -365,18 +249,13 @@ export class BenchProxy {
    * @returns The tunnel count.
    */
   async resetTunnels(): Promise<number> {
-    await this.#writer.write(encoder.encode("reset\n"));
-    const { tunnels } = JSON.parse(await this.#line());
-    return tunnels;
+    const { tunnels } = await this.#helper.ask("reset");
+    return tunnels as number;
   }
 
   /** Stops the proxy (closes the watchdog's stdin) and waits for it. */
-  async stop(): Promise<void> {
-    await this.#writer.close().catch(() => {});
-    const timer = setTimeout(() => this.#child.kill(), 5000);
-    await this.#child.status;
-    clearTimeout(timer);
-    await this.#reader.cancel().catch(() => {});
+  stop(): Promise<void> {
+    return this.#helper.stop();
   }
 }
 

@@ -58,6 +58,7 @@ import {
   BIG_BYTES,
   SMALL_BODY,
 } from "./_payloads.ts";
+import { answerCommands, printLine } from "./_control.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -614,29 +615,20 @@ async function main(): Promise<void> {
     tls,
     close: args.includes("--close"),
   });
-  const print = (v: unknown) =>
-    Deno.stdout.writeSync(encoder.encode(JSON.stringify(v) + "\n"));
-  print({ port: server.port, tlsPort: server.tlsPort, h2Port: server.h2Port });
+  printLine({
+    port: server.port,
+    tlsPort: server.tlsPort,
+    h2Port: server.h2Port,
+  });
   // Commands on stdin; EOF stops the server.
-  let pending = "";
-  const chunk = new Uint8Array(4096);
-  for (let i = 0; i < Number.MAX_SAFE_INTEGER; i++) {
-    const n = await Deno.stdin.read(chunk);
-    if (n === null) break;
-    pending += decoder.decode(chunk.subarray(0, n));
-    let nl;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      const cmd = pending.slice(0, nl).trim();
-      pending = pending.slice(nl + 1);
-      const tlsResumed = server.tlsResumed();
-      const protocols = server.protocols();
-      if (cmd === "stats") {
-        print({ connections: server.connections(), tlsResumed, protocols });
-      } else if (cmd === "reset") {
-        print({ connections: server.reset(), tlsResumed, protocols });
-      }
-    }
-  }
+  await answerCommands((command) => {
+    const tlsResumed = server.tlsResumed();
+    const protocols = server.protocols();
+    const connections = command === "reset"
+      ? server.reset()
+      : server.connections();
+    return { connections, tlsResumed, protocols };
+  });
   await server.close();
 }
 

@@ -9,9 +9,7 @@
  * @module
  */
 
-const encoder = new TextEncoder();
-/** Longest wait for one line from the server, in milliseconds. */
-const LINE_TIMEOUT = 10_000;
+import { HelperProcess } from "./_control.ts";
 
 /** Options for {@linkcode ServerProcess.start}. */
 export interface ServerProcessOptions {
@@ -43,56 +41,16 @@ export interface ServerCounts {
 
 /** The benchmark server process, with its stdin control channel. */
 export class ServerProcess {
-  #child: Deno.ChildProcess;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #reader: ReadableStreamDefaultReader<string>;
-  #pending = "";
-  #port = 0;
+  #helper: HelperProcess;
+  #port: number;
   #tlsPort: number | undefined;
   #h2Port: number | undefined;
 
-  private constructor(tls: boolean, options: ServerProcessOptions) {
-    const { server = "bench", nginx, tmpDir = "/tmp", pin = [] } = options;
-    const fixtures = new URL("../tests/fixtures/", import.meta.url);
-    let args: string[];
-    if (server === "nginx") {
-      if (nginx === undefined) {
-        throw new TypeError(
-          "Cannot start the benchmark server as 'nginx' must be the nginx executable: current value is undefined",
-        );
-      }
-      args = [
-        "run",
-        "--no-prompt",
-        "--allow-net=127.0.0.1",
-        `--allow-read=${tmpDir}`,
-        `--allow-write=${tmpDir}`,
-        `--allow-run=${nginx}`,
-        new URL("./_nginx.ts", import.meta.url).pathname,
-        nginx,
-        tmpDir,
-        ...(tls ? ["--tls"] : []),
-      ];
-    } else {
-      args = [
-        "run",
-        "--no-prompt",
-        "--allow-net=127.0.0.1",
-        `--allow-read=${fixtures.pathname}`,
-        new URL("./_server.ts", import.meta.url).pathname,
-        ...(tls ? ["--tls"] : []),
-      ];
-    }
-    const [command, ...prefix] = [...pin, Deno.execPath()];
-    this.#child = new Deno.Command(command!, {
-      args: [...prefix, ...args],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    this.#writer = this.#child.stdin.getWriter();
-    this.#reader = this.#child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
+  private constructor(helper: HelperProcess, ready: Record<string, unknown>) {
+    this.#helper = helper;
+    this.#port = ready.port as number;
+    this.#tlsPort = ready.tlsPort as number | undefined;
+    this.#h2Port = ready.h2Port as number | undefined;
   }
 
   /**
@@ -107,20 +65,41 @@ export class ServerProcess {
     tls: boolean,
     options: ServerProcessOptions = {},
   ): Promise<ServerProcess> {
-    const server = new ServerProcess(tls, options);
-    try {
-      const { port, tlsPort, h2Port, error } = JSON.parse(
-        await server.#line(),
-      );
-      if (error !== undefined) throw new Error(error);
-      server.#port = port;
-      server.#tlsPort = tlsPort;
-      server.#h2Port = h2Port;
-    } catch (e) {
-      await server.stop();
-      throw e;
+    const { server = "bench", nginx, tmpDir = "/tmp", pin = [] } = options;
+    const fixtures = new URL("../tests/fixtures/", import.meta.url);
+    let args: string[];
+    if (server === "nginx") {
+      if (nginx === undefined) {
+        throw new TypeError(
+          "Cannot start the benchmark server as 'nginx' must be the nginx executable: current value is undefined",
+        );
+      }
+      args = [
+        "--no-prompt",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${tmpDir}`,
+        `--allow-write=${tmpDir}`,
+        `--allow-run=${nginx}`,
+        new URL("./_nginx.ts", import.meta.url).pathname,
+        nginx,
+        tmpDir,
+        ...(tls ? ["--tls"] : []),
+      ];
+    } else {
+      args = [
+        "--no-prompt",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${fixtures.pathname}`,
+        new URL("./_server.ts", import.meta.url).pathname,
+        ...(tls ? ["--tls"] : []),
+      ];
     }
-    return server;
+    const { helper, ready } = await HelperProcess.start(
+      "Benchmark server",
+      args,
+      pin,
+    );
+    return new ServerProcess(helper, ready);
   }
 
   /** The plain HTTP port. */
@@ -139,36 +118,6 @@ export class ServerProcess {
    */
   get h2Port(): number | undefined {
     return this.#h2Port;
-  }
-
-  async #line(): Promise<string> {
-    const deadline = Date.now() + LINE_TIMEOUT;
-    while (Date.now() < deadline) {
-      const nl = this.#pending.indexOf("\n");
-      if (nl >= 0) {
-        const line = this.#pending.slice(0, nl);
-        this.#pending = this.#pending.slice(nl + 1);
-        return line;
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error("Benchmark server did not answer")),
-          deadline - Date.now(),
-        );
-      });
-      try {
-        const { value, done } = await Promise.race([
-          this.#reader.read(),
-          timeout,
-        ]);
-        if (done) throw new Error("Benchmark server exited");
-        this.#pending += value;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    throw new Error("Benchmark server did not answer");
   }
 
   /**
@@ -190,14 +139,13 @@ export class ServerProcess {
    * @returns The counts.
    */
   async resetCounts(): Promise<ServerCounts> {
-    await this.#writer.write(encoder.encode("reset\n"));
-    const { connections, tlsResumed, protocols } = JSON.parse(
-      await this.#line(),
+    const { connections, tlsResumed, protocols } = await this.#helper.ask(
+      "reset",
     );
     return {
-      connections,
-      tlsResumed: tlsResumed ?? null,
-      protocols: protocols ?? null,
+      connections: connections as number,
+      tlsResumed: (tlsResumed ?? null) as number | null,
+      protocols: (protocols ?? null) as Record<string, number> | null,
     };
   }
 
@@ -207,16 +155,11 @@ export class ServerProcess {
    * files, which have no teardown hook. `reset()` is unusable afterwards.
    */
   detach(): void {
-    this.#reader.cancel().catch(() => {});
-    this.#child.unref();
+    this.#helper.detach();
   }
 
   /** Stops the server (closes its stdin) and waits for it to exit. */
-  async stop(): Promise<void> {
-    await this.#writer.close().catch(() => {});
-    const timer = setTimeout(() => this.#child.kill(), 5000);
-    await this.#child.status;
-    clearTimeout(timer);
-    await this.#reader.cancel().catch(() => {});
+  stop(): Promise<void> {
+    return this.#helper.stop();
   }
 }
