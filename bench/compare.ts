@@ -73,7 +73,7 @@
  *
  * Flags:
  * - `--quick`: shorter rows (about 35 s in all for one server; the full run
- *   takes about 100 s per server on 2 cores).
+ *   takes about 2.5 min per server on 2 cores).
  * - `--server bench|nginx|both`: which server(s) to run the rows against
  *   (default: `bench`). nginx is looked up in `PATH`, then `/usr/sbin` and
  *   `/usr/local/sbin`.
