@@ -19,10 +19,10 @@
  * @module
  */
 
-import { deadline } from "@std/async/deadline";
 import { delay } from "@std/async/delay";
 import { PEM } from "./_tls_servers.ts";
 import { removeTempTree, writeTempTree } from "./_temp_tree.ts";
+import { stopChild } from "./_child.ts";
 
 /** A running HTTP/2 server. */
 export interface H2Server extends AsyncDisposable {
@@ -90,25 +90,6 @@ async function waitListening(
     }
   }
   return false;
-}
-
-/** Stops a child: SIGTERM, then SIGKILL after 2 s. */
-async function stopChild(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // Already exited.
-  }
-  try {
-    await deadline(child.status, 2000);
-  } catch {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await child.status;
-  }
 }
 
 async function drainText(stream: ReadableStream<Uint8Array>): Promise<string> {

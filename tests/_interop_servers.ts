@@ -21,6 +21,7 @@
 import { deadline } from "@std/async/deadline";
 import { delay } from "@std/async/delay";
 import { removeTempTree, writeTempTree } from "./_temp_tree.ts";
+import { stopChild } from "./_child.ts";
 
 /** A server under test. */
 export interface InteropServer extends AsyncDisposable {
@@ -679,22 +680,7 @@ http {
       }
     })();
     const stop = async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-      try {
-        await deadline(child.status, 2000);
-      } catch {
-        // Still running 2 s after SIGTERM.
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Already exited.
-        }
-        await child.status;
-      }
+      await stopChild(child);
       await stderrText;
     };
     // Ready when it accepts a connection, or failed when it exits.

@@ -14,6 +14,7 @@
 
 import { PEM } from "./_tls_servers.ts";
 import { removeTempTree, writeTempTree } from "./_temp_tree.ts";
+import { stopChild } from "./_child.ts";
 
 /** A proxy process under test. */
 export interface ProxyProcess extends AsyncDisposable {
@@ -131,20 +132,7 @@ async function startProcess(
     let stopped: Promise<void> | undefined;
     const stop = () => {
       stopped ??= (async () => {
-        try {
-          child.kill("SIGTERM");
-        } catch {
-          // Already exited.
-        }
-        const killer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch {
-            // Already exited.
-          }
-        }, 3000);
-        await child.status;
-        clearTimeout(killer);
+        await stopChild(child, 3000);
         await Promise.all([stdout.done, stderr.done]);
         await removeTempTree(dir);
       })();
